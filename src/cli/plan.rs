@@ -1,0 +1,16 @@
+//! `peerctl plan` (stub, being written).
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The topology file.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+}
+
+pub fn run(_args: PlanArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}

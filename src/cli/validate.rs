@@ -1,0 +1,16 @@
+//! `peerctl validate` (stub, being written).
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The topology file.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+}
+
+pub fn run(_args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}

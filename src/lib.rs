@@ -1,0 +1,9 @@
+//! peerctl: connect private networks across AWS, GCP and Azure.
+//!
+//! The library holds everything but the command line: the topology model (`topology`), the
+//! pure planner (`plan`), the state document (`state`) and the sandbox (`sandbox`).
+//! See docs/ARCHITECTURE.md for the module map and the rules between modules.
+
+pub mod cloud;
+pub mod sandbox;
+pub mod topology;

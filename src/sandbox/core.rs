@@ -1,0 +1,228 @@
+//! The sandbox's core: one world behind one lock, and the dispatch of each request to the
+//! cloud front end it is addressed to, with fault injection, counters and persistence
+//! around it.
+
+use crate::cloud::Cloud;
+use crate::sandbox::faults::Faults;
+use crate::sandbox::http::{Request, Response};
+use crate::sandbox::latency::Latency;
+use crate::sandbox::net::NetState;
+use crate::sandbox::stats::Stats;
+use crate::sandbox::world::{Ctx, World};
+use crate::sandbox::{admin, aws, azure, gcp, persist, seed};
+use crate::topology::Topology;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How a sandbox behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub latency: Latency,
+    /// Probability of an injected server error per call.
+    pub fault_rate: f64,
+    /// Probability of injected throttling per call.
+    pub throttle_rate: f64,
+    /// Seed of every random choice the sandbox makes (faults).
+    pub seed: u64,
+    /// Where the world is persisted; `None` = memory only.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            latency: Latency::default(),
+            fault_rate: 0.0,
+            throttle_rate: 0.0,
+            seed: 0,
+            data_dir: None,
+        }
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("sandbox data in {path}: {message}")]
+    Data { path: String, message: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) struct Inner {
+    pub world: World,
+    pub stats: Stats,
+    pub faults: Faults,
+    pub config: SandboxConfig,
+    /// Added to the wall clock: `POST /_sandbox/clock` moves time forward for tests.
+    pub clock_offset_ms: u64,
+    /// What `POST /_sandbox/reset` goes back to.
+    pub topology: Option<Topology>,
+}
+
+impl Inner {
+    pub fn now_ms(&self) -> u64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        wall + self.clock_offset_ms
+    }
+
+    /// A fresh world seeded with the topology's networks.
+    pub fn reseed(&mut self) {
+        self.world = World::default();
+        if let Some(t) = &self.topology {
+            seed::seed_topology(&mut self.world, t);
+        }
+        self.stats = Stats::default();
+        self.faults = Faults::new(
+            self.config.fault_rate,
+            self.config.throttle_rate,
+            self.config.seed,
+        );
+    }
+}
+
+/// A running sandbox's state, shared by every connection.
+pub struct Sandbox {
+    pub(crate) inner: Mutex<Inner>,
+}
+
+impl Sandbox {
+    /// A sandbox seeded with `topology`'s networks, or the world persisted in
+    /// `config.data_dir` when one is there.
+    pub fn new(config: SandboxConfig, topology: Option<Topology>) -> Result<Sandbox, SandboxError> {
+        let faults = Faults::new(config.fault_rate, config.throttle_rate, config.seed);
+        let mut inner = Inner {
+            world: World::default(),
+            stats: Stats::default(),
+            faults,
+            config,
+            clock_offset_ms: 0,
+            topology,
+        };
+        let loaded = match &inner.config.data_dir {
+            Some(dir) => persist::load(dir)?,
+            None => None,
+        };
+        match loaded {
+            Some(saved) => {
+                inner.world = saved.world;
+                inner.clock_offset_ms = saved.clock_offset_ms;
+            }
+            None => {
+                inner.reseed();
+                if let Some(dir) = &inner.config.data_dir {
+                    persist::save(dir, &inner.world, inner.clock_offset_ms)?;
+                }
+            }
+        }
+        Ok(Sandbox {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic in a handler must not take the whole sandbox down with a poisoned lock.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers one request.
+    pub fn handle(&self, req: &Request) -> Response {
+        let mut inner = self.lock();
+        let cloud = match target(req) {
+            Target::Admin => return admin::handle(&mut inner, req),
+            Target::Cloud(c) => c,
+            Target::Unknown => {
+                return Response::new(
+                    404,
+                    "text/plain",
+                    format!("the sandbox serves no {} {}", req.method, req.path),
+                )
+            }
+        };
+        let op = match cloud {
+            Cloud::Aws => aws::identify(req),
+            Cloud::Gcp => gcp::identify(req),
+            Cloud::Azure => azure::identify(req),
+        };
+        let (name, mutating) = op
+            .map(|o| (o.name, o.mutating))
+            .unwrap_or_else(|| ("unknown".to_string(), false));
+        if let Some(kind) = inner.faults.decide(cloud, &name) {
+            inner.stats.record_fault(cloud);
+            tracing::debug!(%cloud, op = %name, ?kind, "injected fault");
+            return match cloud {
+                Cloud::Aws => aws::fault_response(kind, req),
+                Cloud::Gcp => gcp::fault_response(kind, req),
+                Cloud::Azure => azure::fault_response(kind, req),
+            };
+        }
+        inner.stats.record(cloud, &name, mutating);
+        let now = inner.now_ms();
+        let Inner { world, config, .. } = &mut *inner;
+        let ctx = Ctx::new(now, &config.latency, &req.base_url);
+        let resp = match cloud {
+            Cloud::Aws => aws::handle(world, &ctx, req),
+            Cloud::Gcp => gcp::handle(world, &ctx, req),
+            Cloud::Azure => azure::handle(world, &ctx, req),
+        };
+        tracing::debug!(%cloud, op = %name, status = resp.status, "handled");
+        if mutating {
+            if let Some(dir) = &inner.config.data_dir {
+                if let Err(e) = persist::save(dir, &inner.world, inner.clock_offset_ms) {
+                    tracing::error!("cannot persist the sandbox world: {e}");
+                }
+            }
+        }
+        resp
+    }
+
+    /// Runs `f` on the world and the physics' verdict now (for tests and for verify's
+    /// ground truth).
+    pub fn inspect<R>(&self, f: impl FnOnce(&World, &NetState) -> R) -> R {
+        let inner = self.lock();
+        let now = inner.now_ms();
+        let ctx = Ctx::new(now, &inner.config.latency, "");
+        let net = ctx.net(&inner.world);
+        f(&inner.world, net)
+    }
+
+    /// Moves the sandbox clock forward (provisioning and handshakes finish sooner).
+    pub fn advance_clock(&self, ms: u64) {
+        self.lock().clock_offset_ms += ms;
+    }
+
+    /// The `/_sandbox/stats` document.
+    pub fn stats_json(&self) -> serde_json::Value {
+        let inner = self.lock();
+        inner.stats.to_json(inner.world.created_resources())
+    }
+}
+
+enum Target {
+    Admin,
+    Cloud(Cloud),
+    Unknown,
+}
+
+fn target(req: &Request) -> Target {
+    let p = req.path.as_str();
+    if p.starts_with("/_sandbox/") {
+        Target::Admin
+    } else if p.starts_with("/compute/v1/") {
+        Target::Cloud(Cloud::Gcp)
+    } else if p.starts_with("/subscriptions/") {
+        Target::Cloud(Cloud::Azure)
+    } else if req.method == "POST" && (p == "/" || p.is_empty()) {
+        Target::Cloud(Cloud::Aws)
+    } else {
+        Target::Unknown
+    }
+}

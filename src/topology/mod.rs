@@ -1,0 +1,64 @@
+//! The topology file: the YAML model with source positions, its parsing and its validation.
+//! Input is text; output is a validated [`Topology`] or every problem found, each naming the
+//! file, line, column and field. No I/O beyond [`load`] reading the file.
+
+pub mod model;
+
+pub use model::*;
+
+use std::path::Path;
+
+/// One problem found in a topology file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// The file as the user named it.
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// The field's path, e.g. `networks[1].cidrs[0]`.
+    pub field: String,
+    pub message: String,
+    /// What would fix it, when that is obvious.
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.col, self.field, self.message
+        )?;
+        if let Some(h) = &self.hint {
+            write!(f, " (fix: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a topology could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} problem(s) in the topology", .0.len())]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Parses and validates topology text. `file` is only used in diagnostics.
+pub fn parse(_file: &str, _text: &str) -> Result<Topology, TopologyError> {
+    todo!("topology parser")
+}
+
+/// Reads and validates a topology file.
+pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&path.display().to_string(), &text)
+}

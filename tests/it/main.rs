@@ -1,0 +1,14 @@
+//! The one integration-test binary (every file in tests/ would otherwise link all three SDKs
+//! on its own). One module per area.
+
+mod common;
+
+mod cli;
+mod plan_golden;
+mod plan_props;
+mod topology_validation;
+
+mod sandbox_aws;
+mod sandbox_azure;
+mod sandbox_gcp;
+mod sandbox_physics;
