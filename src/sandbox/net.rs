@@ -209,8 +209,12 @@ pub trait CloudModel {
 }
 
 /// Decides every tunnel end's state at `now_ms`.
-pub fn evaluate(world: &crate::sandbox::world::World, now_ms: u64) -> NetState {
-    let _ = world;
+pub fn evaluate(
+    world: &crate::sandbox::world::World,
+    now_ms: u64,
+    latency: &crate::sandbox::latency::Latency,
+) -> NetState {
+    let _ = (world, latency);
     NetState {
         now_ms,
         ends: BTreeMap::new(),
