@@ -82,7 +82,7 @@ fn main() {
         ))
         .expect("serve");
     let url = running.url();
-    let client = reqwest012::Client::builder()
+    let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(16)
         .build()

@@ -13,6 +13,18 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). Logs go to stderr.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Talk to a sandbox instead of the clouds: `--sandbox URL`, or `--sandbox` alone for an
+    /// in-process sandbox persisted under .peerctl/sandbox/.
+    #[arg(
+        long,
+        global = true,
+        env = "PEERCTL_SANDBOX",
+        num_args = 0..=1,
+        require_equals = false,
+        default_missing_value = cli::target::IN_PROCESS,
+        value_name = "URL"
+    )]
+    sandbox: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,7 +50,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => cli::plan::run(a),
         Command::Validate(a) => cli::validate::run(a),
         Command::Graph(a) => cli::graph::run(a),
-        Command::Sandbox(a) => cli::sandbox::run(a),
+        Command::Sandbox(a) => cli::sandbox::run(a, args.sandbox.as_deref()),
         Command::Completions(a) => cli::completions::run::<Cli>(a),
     };
     match result {

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod graph;
 pub mod plan;
 pub mod sandbox;
+pub mod target;
 pub mod validate;
 
 /// Logs to stderr; `PEERCTL_LOG` (an env-filter) overrides the -v count.
