@@ -1,60 +1,463 @@
-//! The Aws front end of the sandbox (stub: replaced by the full emulator).
+//! The AWS front end of the sandbox: the EC2 Query API (2016-11-15) for VPCs, route tables,
+//! security groups, virtual private gateways, customer gateways and Site-to-Site VPN
+//! connections, with lazily derived provisioning states and VgwTelemetry from the physics.
+//!
+//! `wire` is the protocol, `vpn` the VPN operations, `vpc` the VPC-side operations,
+//! `model` what the physics sees. See docs/sandbox-aws.md.
+
+mod model;
+mod vpc;
+mod vpn;
+pub mod wire;
 
 use crate::sandbox::http::{Request, Response};
-use crate::sandbox::net::{
-    CloudModel, Flow, FwDecision, NetInfo, NetState, RouteDecision, TunnelEnd,
-};
 use crate::sandbox::world::{Ctx, World};
 use crate::sandbox::{FaultKind, OpInfo};
-use crate::topology::Network;
+use crate::topology::{Location, Network};
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wire::{ApiError, ApiResult, Params, Tags};
 
-/// Every Aws resource in the sandbox.
+pub use model::telemetry_message;
+
+/// The account that owns every sandbox resource.
+pub const OWNER_ID: &str = "123456789012";
+
+/// How long a deleted VGW, CGW or VPN connection stays visible (state `deleted`) in Describe
+/// calls after its deletion finished, in sandbox time. AWS keeps them for about an hour; this
+/// is not scaled by `--time-scale` so that a fast sandbox still shows them.
+pub const DELETED_VISIBLE_MS: u64 = 60 * 60 * 1000;
+
+/// Every AWS resource in the sandbox.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct AwsCloud {}
+pub struct AwsCloud {
+    pub vpcs: BTreeMap<String, Vpc>,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub vpn_gateways: BTreeMap<String, VpnGateway>,
+    pub customer_gateways: BTreeMap<String, CustomerGateway>,
+    pub vpn_connections: BTreeMap<String, VpnConnection>,
+    /// Eventual consistency: for this long after its creation a resource is
+    /// `….NotFound` when described by id (0 = always consistent).
+    #[serde(default)]
+    pub consistency_ms: u64,
+}
 
-/// Names the operation a request asks for; `None` when it is not a Aws request this front end knows.
-pub fn identify(_req: &Request) -> Option<OpInfo> {
-    None
+/// When a deletion was asked for and when it completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    pub requested_ms: u64,
+    pub done_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Vpc {
+    pub id: String,
+    pub cidrs: Vec<Ipv4Net>,
+    pub region: String,
+    /// The topology network it was seeded from.
+    pub network: Option<String>,
+    pub tags: Tags,
+    pub seeded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub cidr: Ipv4Net,
+    pub availability_zone: String,
+    pub tags: Tags,
+    pub seeded: bool,
+}
+
+/// A route written with CreateRoute (or the seeded `local` routes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRoute {
+    pub destination: Ipv4Net,
+    /// `local` or a `vgw-…`.
+    pub gateway_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub main: bool,
+    pub association_id: String,
+    pub routes: Vec<TableRoute>,
+    /// VGWs whose routes propagate into this table.
+    pub propagating_vgws: Vec<String>,
+    pub tags: Tags,
+    pub seeded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SgRule {
+    pub id: String,
+    pub egress: bool,
+    /// `-1` (all), `tcp`, `udp`, `icmp`, or another protocol number.
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub cidr: Option<Ipv4Net>,
+    /// A referenced security group (`sg-…`) instead of a CIDR.
+    pub group: Option<String>,
+    pub description: Option<String>,
+    pub seeded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub rules: Vec<SgRule>,
+    pub tags: Tags,
+    pub seeded: bool,
+}
+
+/// A VGW's attachment to a VPC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VgwAttachment {
+    pub vpc_id: String,
+    /// `attaching` until then, `attached` after.
+    pub attached_ms: u64,
+    /// Set by DetachVpnGateway: `detaching` until `done_ms`, `detached` after.
+    pub detach: Option<Deletion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VpnGateway {
+    pub id: String,
+    pub amazon_side_asn: u64,
+    pub availability_zone: Option<String>,
+    pub attachment: Option<VgwAttachment>,
+    pub tags: Tags,
+    pub created_ms: u64,
+    pub ready_ms: u64,
+    pub deleted: Option<Deletion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerGateway {
+    pub id: String,
+    pub ip_address: Ipv4Addr,
+    pub bgp_asn: u64,
+    pub device_name: Option<String>,
+    pub tags: Tags,
+    pub created_ms: u64,
+    pub ready_ms: u64,
+    pub deleted: Option<Deletion>,
+}
+
+/// One of a VPN connection's two tunnels, as configured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VpnTunnel {
+    pub outside_ip: Ipv4Addr,
+    pub inside_cidr: Ipv4Net,
+    pub psk: String,
+    /// `ikev1`, `ikev2`; empty = both (AWS's default).
+    pub ike_versions: Vec<String>,
+    pub phase1_encryption: Vec<String>,
+    pub phase1_integrity: Vec<String>,
+    pub phase1_dh_groups: Vec<u32>,
+    pub phase2_encryption: Vec<String>,
+    pub phase2_integrity: Vec<String>,
+    pub phase2_dh_groups: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VpnConnection {
+    pub id: String,
+    pub customer_gateway_id: String,
+    pub vpn_gateway_id: String,
+    pub static_routes_only: bool,
+    pub local_ipv4_network_cidr: Ipv4Net,
+    pub remote_ipv4_network_cidr: Ipv4Net,
+    pub tunnels: Vec<VpnTunnel>,
+    /// CreateVpnConnectionRoute destinations.
+    pub routes: Vec<Ipv4Net>,
+    pub tags: Tags,
+    pub created_ms: u64,
+    pub ready_ms: u64,
+    pub deleted: Option<Deletion>,
+}
+
+/// `pending → available → deleting → deleted`, derived from the stored times.
+pub(crate) fn lifecycle(now_ms: u64, ready_ms: u64, deleted: Option<&Deletion>) -> &'static str {
+    match deleted {
+        Some(d) if now_ms < d.done_ms => "deleting",
+        Some(_) => "deleted",
+        None if now_ms < ready_ms => "pending",
+        None => "available",
+    }
+}
+
+impl AwsCloud {
+    /// Drops deleted resources whose visibility window has passed.
+    fn purge(&mut self, now_ms: u64) {
+        let keep = |d: &Option<Deletion>| d.is_none_or(|d| now_ms < d.done_ms + DELETED_VISIBLE_MS);
+        self.vpn_gateways.retain(|_, g| keep(&g.deleted));
+        self.customer_gateways.retain(|_, g| keep(&g.deleted));
+        self.vpn_connections.retain(|_, c| keep(&c.deleted));
+    }
+
+    /// Whether `created_ms` is still inside the eventual-consistency window.
+    fn invisible(&self, now_ms: u64, created_ms: u64) -> bool {
+        now_ms < created_ms.saturating_add(self.consistency_ms)
+    }
+
+    /// Whether a VGW exists and no deletion was asked for.
+    fn vgw_live(&self, id: &str) -> bool {
+        self.vpn_gateways
+            .get(id)
+            .is_some_and(|g| g.deleted.is_none())
+    }
+
+    fn cgw_live(&self, id: &str) -> bool {
+        self.customer_gateways
+            .get(id)
+            .is_some_and(|g| g.deleted.is_none())
+    }
+
+    /// The VPC's main route table.
+    pub fn main_route_table(&self, vpc_id: &str) -> Option<&RouteTable> {
+        self.route_tables
+            .values()
+            .find(|t| t.vpc_id == vpc_id && t.main)
+    }
+
+    /// The VPC's security group named `default`.
+    pub fn default_security_group(&self, vpc_id: &str) -> Option<&SecurityGroup> {
+        self.security_groups
+            .values()
+            .find(|g| g.vpc_id == vpc_id && g.name == "default")
+    }
+}
+
+/// Every action this front end serves.
+const ACTIONS: &[&str] = &[
+    "DescribeVpcs",
+    "DescribeSubnets",
+    "CreateVpnGateway",
+    "DescribeVpnGateways",
+    "DeleteVpnGateway",
+    "AttachVpnGateway",
+    "DetachVpnGateway",
+    "CreateCustomerGateway",
+    "DescribeCustomerGateways",
+    "DeleteCustomerGateway",
+    "CreateVpnConnection",
+    "DescribeVpnConnections",
+    "DeleteVpnConnection",
+    "CreateVpnConnectionRoute",
+    "DeleteVpnConnectionRoute",
+    "DescribeRouteTables",
+    "EnableVgwRoutePropagation",
+    "DisableVgwRoutePropagation",
+    "CreateRoute",
+    "DeleteRoute",
+    "DescribeSecurityGroups",
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupEgress",
+    "CreateTags",
+    "DeleteTags",
+];
+
+fn action(req: &Request) -> Option<String> {
+    req.form()
+        .into_iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v)
+}
+
+/// Names the operation a request asks for; `None` when it is not an EC2 action this front
+/// end serves.
+pub fn identify(req: &Request) -> Option<OpInfo> {
+    let a = action(req)?;
+    ACTIONS.contains(&a.as_str()).then(|| OpInfo {
+        mutating: !a.starts_with("Describe"),
+        name: a,
+    })
 }
 
 /// Handles one request.
-pub fn handle(_world: &mut World, _ctx: &Ctx, _req: &Request) -> Response {
-    Response::new(501, "text/plain", "not implemented")
+pub fn handle(world: &mut World, ctx: &Ctx, req: &Request) -> Response {
+    let p = Params::new(req.form());
+    let request_id = wire::request_id(world.ids.next("aws-request"));
+    world.aws.purge(ctx.now_ms);
+    let action = p.get("Action").unwrap_or("").to_string();
+    match dispatch(world, ctx, &action, &p) {
+        Ok(body) => wire::success(&action, &request_id, &body),
+        Err(e) => wire::error(&e, &request_id),
+    }
 }
 
-/// The error response for an injected fault, in this cloud's format.
-pub fn fault_response(_kind: FaultKind, _req: &Request) -> Response {
-    Response::new(500, "text/plain", "fault")
+fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult<String> {
+    match action {
+        "DescribeVpcs" => vpc::describe_vpcs(&world.aws, ctx, p),
+        "DescribeSubnets" => vpc::describe_subnets(&world.aws, p),
+        "DescribeRouteTables" => {
+            let net = ctx.net(world);
+            vpc::describe_route_tables(&world.aws, net, p)
+        }
+        "CreateRoute" => vpc::create_route(&mut world.aws, p),
+        "DeleteRoute" => vpc::delete_route(&mut world.aws, p),
+        "EnableVgwRoutePropagation" => vpc::set_propagation(&mut world.aws, p, true),
+        "DisableVgwRoutePropagation" => vpc::set_propagation(&mut world.aws, p, false),
+        "DescribeSecurityGroups" => vpc::describe_security_groups(&world.aws, p),
+        "AuthorizeSecurityGroupIngress" => vpc::authorize(world, p, false),
+        "AuthorizeSecurityGroupEgress" => vpc::authorize(world, p, true),
+        "RevokeSecurityGroupIngress" => vpc::revoke(&mut world.aws, p, false),
+        "RevokeSecurityGroupEgress" => vpc::revoke(&mut world.aws, p, true),
+        "CreateTags" => vpc::create_tags(&mut world.aws, ctx, p),
+        "DeleteTags" => vpc::delete_tags(&mut world.aws, ctx, p),
+        "CreateVpnGateway" => vpn::create_vpn_gateway(world, ctx, p),
+        "DescribeVpnGateways" => vpn::describe_vpn_gateways(&world.aws, ctx, p),
+        "DeleteVpnGateway" => vpn::delete_vpn_gateway(&mut world.aws, ctx, p),
+        "AttachVpnGateway" => vpn::attach_vpn_gateway(&mut world.aws, ctx, p),
+        "DetachVpnGateway" => vpn::detach_vpn_gateway(&mut world.aws, ctx, p),
+        "CreateCustomerGateway" => vpn::create_customer_gateway(world, ctx, p),
+        "DescribeCustomerGateways" => vpn::describe_customer_gateways(&world.aws, ctx, p),
+        "DeleteCustomerGateway" => vpn::delete_customer_gateway(&mut world.aws, ctx, p),
+        "CreateVpnConnection" => vpn::create_vpn_connection(world, ctx, p),
+        "DescribeVpnConnections" => {
+            let net = ctx.net(world);
+            vpn::describe_vpn_connections(&world.aws, ctx, net, p)
+        }
+        "DeleteVpnConnection" => vpn::delete_vpn_connection(&mut world.aws, ctx, p),
+        "CreateVpnConnectionRoute" => vpn::vpn_connection_route(&mut world.aws, ctx, p, true),
+        "DeleteVpnConnectionRoute" => vpn::vpn_connection_route(&mut world.aws, ctx, p, false),
+        "" => Err(ApiError::missing("Action")),
+        other => Err(ApiError::client(
+            "InvalidAction",
+            format!("The action {other} is not valid for this web service."),
+        )),
+    }
 }
 
-/// Seeds one topology network (and its default route tables, firewalls, subnets).
-pub fn seed(_world: &mut World, _net: &Network) {}
+/// The error response for an injected fault, in EC2's format.
+pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
+    // No world here: a process-wide counter keeps request ids distinct.
+    static FAULTS: AtomicU64 = AtomicU64::new(0);
+    let id = wire::request_id((1 << 47) | FAULTS.fetch_add(1, Ordering::Relaxed));
+    let err = match kind {
+        FaultKind::Throttle => ApiError {
+            status: 503,
+            code: "RequestLimitExceeded".into(),
+            message: "Request limit exceeded.".into(),
+        },
+        FaultKind::ServerError => ApiError {
+            status: 500,
+            code: "InternalError".into(),
+            message: "An internal error has occurred".into(),
+        },
+    };
+    wire::error(&err, &id)
+}
 
-impl CloudModel for AwsCloud {
-    fn tunnel_ends(&self, _now_ms: u64) -> Vec<TunnelEnd> {
-        Vec::new()
+/// Seeds one topology network: the VPC with its CIDRs, its main route table (a `local`
+/// route per CIDR), one subnet per CIDR and the default security group, each tagged `Name`
+/// with the topology network's name.
+pub fn seed(world: &mut World, net: &Network) {
+    let Location::Aws(loc) = &net.location else {
+        return;
+    };
+    let vpc_id = loc.vpc_id.clone();
+    let name_tag = || Tags::from([("Name".to_string(), net.name.clone())]);
+    let aws = &mut world.aws;
+    aws.vpcs.insert(
+        vpc_id.clone(),
+        Vpc {
+            id: vpc_id.clone(),
+            cidrs: net.cidrs.clone(),
+            region: loc.region.clone(),
+            network: Some(net.name.clone()),
+            tags: name_tag(),
+            seeded: true,
+        },
+    );
+    for (i, cidr) in net.cidrs.iter().enumerate() {
+        let id = world.ids.aws("subnet");
+        let az = format!("{}{}", loc.region, ['a', 'b', 'c', 'd'][i % 4]);
+        world.aws.subnets.insert(
+            id.clone(),
+            Subnet {
+                id,
+                vpc_id: vpc_id.clone(),
+                cidr: *cidr,
+                availability_zone: az,
+                tags: name_tag(),
+                seeded: true,
+            },
+        );
     }
-    fn networks(&self) -> Vec<NetInfo> {
-        Vec::new()
-    }
-    fn route(&self, _network: &str, _dst: Ipv4Addr, _net: &NetState) -> RouteDecision {
-        RouteDecision::NoRoute {
-            table: String::new(),
-        }
-    }
-    fn ingress(&self, _network: &str, _src: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn egress(&self, _network: &str, _dst: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn created_resources(&self) -> usize {
-        0
-    }
+    let rtb = world.ids.aws("rtb");
+    let assoc = world.ids.aws("rtbassoc");
+    world.aws.route_tables.insert(
+        rtb.clone(),
+        RouteTable {
+            id: rtb,
+            vpc_id: vpc_id.clone(),
+            main: true,
+            association_id: assoc,
+            routes: net
+                .cidrs
+                .iter()
+                .map(|c| TableRoute {
+                    destination: *c,
+                    gateway_id: "local".into(),
+                })
+                .collect(),
+            propagating_vgws: Vec::new(),
+            tags: name_tag(),
+            seeded: true,
+        },
+    );
+    let sg = world.ids.aws("sg");
+    let ingress = world.ids.aws("sgr");
+    let egress = world.ids.aws("sgr");
+    world.aws.security_groups.insert(
+        sg.clone(),
+        SecurityGroup {
+            id: sg.clone(),
+            name: "default".into(),
+            description: "default VPC security group".into(),
+            vpc_id,
+            rules: vec![
+                SgRule {
+                    id: ingress,
+                    egress: false,
+                    protocol: "-1".into(),
+                    from_port: None,
+                    to_port: None,
+                    cidr: None,
+                    group: Some(sg),
+                    description: None,
+                    seeded: true,
+                },
+                SgRule {
+                    id: egress,
+                    egress: true,
+                    protocol: "-1".into(),
+                    from_port: None,
+                    to_port: None,
+                    cidr: Some(Ipv4Net::default()),
+                    group: None,
+                    description: None,
+                    seeded: true,
+                },
+            ],
+            tags: name_tag(),
+            seeded: true,
+        },
+    );
 }
