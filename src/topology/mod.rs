@@ -2,7 +2,10 @@
 //! Input is text; output is a validated [`Topology`] or every problem found, each naming the
 //! file, line, column and field. No I/O beyond [`load`] reading the file.
 
+mod decode;
 pub mod model;
+mod rules;
+mod yaml;
 
 pub use model::*;
 
@@ -50,8 +53,39 @@ pub enum TopologyError {
 }
 
 /// Parses and validates topology text. `file` is only used in diagnostics.
-pub fn parse(_file: &str, _text: &str) -> Result<Topology, TopologyError> {
-    todo!("topology parser")
+/// Every problem is collected; the error lists them sorted by position.
+pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
+    let mut ctx = decode::Ctx::new(file);
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            ctx.error(
+                Span { line: 1, col: 1 },
+                "",
+                "the file holds no topology",
+                Some("start from topologies/triangle.yaml".into()),
+            );
+            return Err(TopologyError::Invalid(ctx.diags));
+        }
+        Err(e) => {
+            ctx.error(
+                e.span,
+                e.path,
+                format!("YAML syntax: {}", e.message),
+                Some("fix the YAML at this position; nothing else was checked".into()),
+            );
+            return Err(TopologyError::Invalid(ctx.diags));
+        }
+    };
+    let draft = decode::decode(&mut ctx, &root);
+    match rules::check(&mut ctx, draft) {
+        Some(t) if ctx.diags.is_empty() => Ok(t),
+        _ => {
+            let mut diags = ctx.diags;
+            diags.sort_by_key(|d| (d.line, d.col));
+            Err(TopologyError::Invalid(diags))
+        }
+    }
 }
 
 /// Reads and validates a topology file.

@@ -140,3 +140,44 @@ impl std::fmt::Display for Allow {
         }
     }
 }
+
+/// The private ASN ranges (RFC 6996): the only ASNs peerctl accepts or allocates.
+pub const PRIVATE_ASN_RANGES: [(u32, u32); 2] = [(64512, 65534), (4_200_000_000, 4_294_967_294)];
+
+/// ASNs Azure reserves (VPN Gateway FAQ): never used on any network, whatever its cloud, so that
+/// a later switch of an Azure pair to BGP needs no renumbering.
+pub const AZURE_RESERVED_ASNS: [u32; 8] = [8074, 8075, 12076, 65515, 65517, 65518, 65519, 65520];
+
+/// Whether `asn` is in one of [`PRIVATE_ASN_RANGES`].
+pub fn is_private_asn(asn: u32) -> bool {
+    PRIVATE_ASN_RANGES
+        .iter()
+        .any(|&(lo, hi)| (lo..=hi).contains(&asn))
+}
+
+/// The Azure VPN gateway SKUs peerctl accepts, with their hard limit of S2S tunnels
+/// (connections) per gateway.
+pub const AZURE_GATEWAY_SKUS: [(&str, usize); 11] = [
+    ("Basic", 10),
+    ("VpnGw1", 30),
+    ("VpnGw2", 30),
+    ("VpnGw3", 30),
+    ("VpnGw4", 100),
+    ("VpnGw5", 100),
+    ("VpnGw1AZ", 30),
+    ("VpnGw2AZ", 30),
+    ("VpnGw3AZ", 30),
+    ("VpnGw4AZ", 100),
+    ("VpnGw5AZ", 100),
+];
+
+/// The SKU used when a topology names none.
+pub const DEFAULT_AZURE_GATEWAY_SKU: &str = "VpnGw1";
+
+/// S2S tunnels one gateway of `sku` terminates at most; `None` for an unknown SKU.
+pub fn azure_sku_tunnel_limit(sku: &str) -> Option<usize> {
+    AZURE_GATEWAY_SKUS
+        .iter()
+        .find(|(s, _)| *s == sku)
+        .map(|&(_, n)| n)
+}
