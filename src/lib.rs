@@ -5,5 +5,7 @@
 //! See docs/ARCHITECTURE.md for the module map and the rules between modules.
 
 pub mod cloud;
+pub mod plan;
 pub mod sandbox;
+pub mod state;
 pub mod topology;

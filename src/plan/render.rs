@@ -1,0 +1,280 @@
+//! Renderings of a plan and of a topology: the human plan (grouped by link, then cloud), the
+//! JSON plan document (allocations visible, secrets never), and the topology as a Mermaid or
+//! Graphviz picture. Pure functions returning strings; the CLI prints them.
+
+use super::templates::Templates;
+use super::{Action, Change, Plan, Strategy};
+use crate::cloud::Cloud;
+use crate::topology::Topology;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Version of the `plan --json` document layout.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Network(String),
+    Region(Cloud, String),
+    Link(String),
+}
+
+/// The human plan: shared resources per network and region first, then each link with its
+/// tunnels and changes per cloud, warnings, and the summary line.
+pub fn human(plan: &Plan, topo: &Topology) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Topology {}: {} networks, {} links, {} resources planned.",
+        plan.topology,
+        topo.networks.len(),
+        plan.links.len(),
+        plan.resources.len()
+    );
+    let region_of: BTreeMap<&str, &str> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r.region.as_str()))
+        .collect();
+    let mut groups: BTreeMap<Group, Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        let g = match (&c.link, &c.network) {
+            (Some(l), _) => Group::Link(l.clone()),
+            (None, Some(n)) => Group::Network(n.clone()),
+            (None, None) => Group::Region(
+                c.cloud,
+                region_of
+                    .get(c.address.as_str())
+                    .copied()
+                    .unwrap_or("?")
+                    .to_string(),
+            ),
+        };
+        groups.entry(g).or_default().push(c);
+    }
+    for l in &plan.links {
+        groups.entry(Group::Link(l.id.clone())).or_default();
+    }
+    let nets: BTreeMap<&str, &crate::topology::Network> =
+        topo.networks.iter().map(|n| (n.name.as_str(), n)).collect();
+    let links: BTreeMap<&str, &super::LinkPlan> =
+        plan.links.iter().map(|l| (l.id.as_str(), l)).collect();
+    for (g, changes) in &groups {
+        s.push('\n');
+        match g {
+            Group::Network(n) => {
+                let where_ = nets
+                    .get(n.as_str())
+                    .map(|n| format!("{}, {}", n.cloud, n.region()))
+                    .unwrap_or_else(|| "removed".into());
+                let _ = writeln!(s, "Network {n} ({where_}), shared by its links:");
+            }
+            Group::Region(c, r) => {
+                let _ = writeln!(s, "Region {c} {r}, shared by its networks:");
+            }
+            Group::Link(id) => match links.get(id.as_str()) {
+                Some(l) => {
+                    let _ = writeln!(
+                        s,
+                        "Link {} <-> {}: {}, {} routing, {} tunnels, allow {}",
+                        l.between[0],
+                        l.between[1],
+                        l.strategy,
+                        l.routing,
+                        l.tunnels.len(),
+                        l.allow.join(", ")
+                    );
+                    for t in &l.tunnels {
+                        let _ = write!(s, "  tunnel {}:", t.index);
+                        match t.inside_cidr {
+                            Some(c) => {
+                                let _ = write!(s, " inside {c}");
+                            }
+                            None => s.push_str(" no inside range"),
+                        }
+                        if let (Some(a), Some(b)) = (t.local_asn, t.peer_asn) {
+                            let _ = write!(s, ", ASN {a} <-> {b}");
+                        }
+                        if t.standby {
+                            s.push_str(", standby (no peer by design)");
+                        }
+                        s.push('\n');
+                    }
+                }
+                None => {
+                    let _ = writeln!(s, "Link {id} (no longer in the topology):");
+                }
+            },
+        }
+        for cloud in Cloud::ALL {
+            let mine: Vec<&&Change> = changes.iter().filter(|c| c.cloud == cloud).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "  {cloud}:");
+            for c in mine {
+                let _ = write!(s, "    {:<3} {} ({})", c.action.sign(), c.address, c.name);
+                if matches!(c.action, Action::Update | Action::Replace) {
+                    let _ = write!(s, ": {}", c.attributes.join(", "));
+                }
+                s.push('\n');
+            }
+        }
+        if changes.is_empty() {
+            s.push_str("  no changes\n");
+        }
+    }
+    if !plan.warnings.is_empty() {
+        s.push_str("\nWarnings:\n");
+        for w in &plan.warnings {
+            let _ = writeln!(s, "  ! {w}");
+        }
+    }
+    let sum = plan.summary();
+    let _ = writeln!(
+        s,
+        "\nPlan: {} to create, {} to change, {} to destroy.",
+        sum.create, sum.update, sum.delete
+    );
+    s
+}
+
+/// The `plan --json` document. Holds allocations; never a secret (resources are not
+/// included, and the secrets map is not part of it).
+pub fn json(plan: &Plan) -> serde_json::Value {
+    let sum = plan.summary();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "topology": plan.topology,
+        "summary": sum,
+        "changes": plan.changes.iter().map(|c| json!({
+            "action": c.action,
+            "cloud": c.cloud,
+            "type": c.kind,
+            "name": c.name,
+            "address": c.address,
+            "link": c.link,
+            "network": c.network,
+            "attributes": c.attributes,
+        })).collect::<Vec<_>>(),
+        "links": plan.links.iter().map(|l| json!({
+            "id": l.id,
+            "between": l.between,
+            "clouds": l.clouds,
+            "strategy": l.strategy,
+            "routing": l.routing,
+            "allow": l.allow,
+            "tunnels": l.tunnels,
+        })).collect::<Vec<_>>(),
+        "warnings": plan.warnings.iter().map(|w| json!({
+            "cloud": w.cloud,
+            "quota": w.quota,
+            "scope": w.scope,
+            "planned": w.planned,
+            "default_limit": w.default_limit,
+            "message": w.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON plan as pretty text with a final newline.
+pub fn json_text(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&json(plan)).unwrap_or_default() + "\n"
+}
+
+fn link_label(topo: &Topology, tpl: &Templates, a: &str, b: &str) -> String {
+    let cloud = |n: &str| topo.networks.iter().find(|x| x.name == n).map(|x| x.cloud);
+    match (cloud(a), cloud(b)) {
+        (Some(ca), Some(cb)) => match Strategy::for_pair(ca, cb) {
+            Some(s) => format!("{s}, {} tunnels", s.tunnels(ca, cb, tpl)),
+            None => "unsupported pair".into(),
+        },
+        _ => "unknown network".into(),
+    }
+}
+
+fn mermaid_id(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// The topology as a Mermaid flowchart: one subgraph per cloud, links labelled with their
+/// strategy and tunnel count.
+pub fn mermaid(topo: &Topology, tpl: &Templates) -> String {
+    let mut s = String::from("flowchart LR\n");
+    for cloud in Cloud::ALL {
+        let nets: Vec<_> = topo.networks.iter().filter(|n| n.cloud == cloud).collect();
+        if nets.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "  subgraph {}[\"{}\"]", cloud, cloud.display_name());
+        for n in nets {
+            let cidrs: Vec<String> = n.cidrs.iter().map(|c| c.to_string()).collect();
+            let _ = writeln!(
+                s,
+                "    {}[\"{}<br/>{} {}\"]",
+                mermaid_id(&n.name),
+                n.name,
+                n.region(),
+                cidrs.join(" ")
+            );
+        }
+        s.push_str("  end\n");
+    }
+    for l in &topo.links {
+        let _ = writeln!(
+            s,
+            "  {} ---|\"{}\"| {}",
+            mermaid_id(&l.a),
+            link_label(topo, tpl, &l.a, &l.b),
+            mermaid_id(&l.b)
+        );
+    }
+    s
+}
+
+fn dot_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The topology as a Graphviz (dot) graph: one cluster per cloud.
+pub fn dot(topo: &Topology, tpl: &Templates) -> String {
+    let mut s = format!(
+        "graph {} {{\n  rankdir=LR;\n  node [shape=box];\n",
+        dot_str(&topo.name)
+    );
+    for cloud in Cloud::ALL {
+        let nets: Vec<_> = topo.networks.iter().filter(|n| n.cloud == cloud).collect();
+        if nets.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  subgraph cluster_{cloud} {{\n    label={};",
+            dot_str(cloud.display_name())
+        );
+        for n in nets {
+            let cidrs: Vec<String> = n.cidrs.iter().map(|c| c.to_string()).collect();
+            let _ = writeln!(
+                s,
+                "    {} [label={}];",
+                dot_str(&n.name),
+                dot_str(&format!("{}\\n{} {}", n.name, n.region(), cidrs.join(" ")))
+            );
+        }
+        s.push_str("  }\n");
+    }
+    for l in &topo.links {
+        let _ = writeln!(
+            s,
+            "  {} -- {} [label={}];",
+            dot_str(&l.a),
+            dot_str(&l.b),
+            dot_str(&link_label(topo, tpl, &l.a, &l.b))
+        );
+    }
+    s.push_str("}\n");
+    s
+}

@@ -1,0 +1,310 @@
+//! The state document: what peerctl has created (cloud ids, outputs), the allocations it made
+//! and the secrets it generated, as one JSON file. Read by the planner; written by apply
+//! (stage 2) through [`write_atomic`], which replaces the file atomically with mode 0600.
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::plan::resource::{Kind, Value};
+
+/// The version of the state file layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+    #[error(
+        "state file {path} has format_version {found}; this peerctl reads version {FORMAT_VERSION}"
+    )]
+    Version { path: String, found: u32 },
+}
+
+/// A secret value (pre-shared key). Its `Debug` never shows the value; serialisation does,
+/// because state and saved plan files must carry it (both are written with mode 0600).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The value, for the providers that must send it to a cloud. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One allocated tunnel of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelAllocation {
+    pub index: u8,
+    /// The /30 for the tunnel's inside addresses (BGP and AWS tunnels); `None` where the
+    /// tunnel has no inside addresses (GCP classic ↔ Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inside_cidr: Option<Ipv4Net>,
+}
+
+/// What was allocated for one link.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LinkAllocation {
+    pub tunnels: Vec<TunnelAllocation>,
+    /// First NSG rule priority of the link's block, per Azure network of the link.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nsg_priorities: BTreeMap<String, u16>,
+}
+
+/// Every allocation of a topology. Recorded allocations take precedence over fresh ones, so
+/// that edits to the topology never move what already exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Allocations {
+    /// Gateway / router ASN per network name.
+    pub asns: BTreeMap<String, u32>,
+    /// Per link id (`a--b`).
+    pub links: BTreeMap<String, LinkAllocation>,
+}
+
+/// A resource that exists in a cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub kind: Kind,
+    /// The deterministic cloud name.
+    pub name: String,
+    /// The cloud's id (ARN-less AWS id, GCP self link, Azure resource id).
+    pub id: String,
+    /// The link it was created for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The attributes it was created (or last updated) with, as planned.
+    pub attributes: BTreeMap<String, Value>,
+    /// Outputs the cloud returned (outside IPs, ids…), read by dependent resources.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The whole state document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Random identity created with the first state write; never changes afterwards.
+    pub lineage: String,
+    /// Incremented by every write.
+    pub serial: u64,
+    /// sha256 of the topology file the last apply used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_digest: Option<String>,
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+    #[serde(default)]
+    pub allocations: Allocations,
+    /// Pre-shared keys by `link/tunnel-index`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::empty()
+    }
+}
+
+impl State {
+    /// The state of a topology nothing has been applied for (no lineage yet).
+    pub fn empty() -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: String::new(),
+            serial: 0,
+            topology_digest: None,
+            resources: BTreeMap::new(),
+            allocations: Allocations::default(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    /// True for a state that was never written (no lineage).
+    pub fn is_empty(&self) -> bool {
+        self.lineage.is_empty()
+    }
+
+    /// A new lineage: 128 random bits formatted like a UUID (version 4 layout).
+    pub fn new_lineage<R: rand_core::RngCore + rand_core::CryptoRng>(rng: &mut R) -> String {
+        let mut b = [0u8; 16];
+        rng.fill_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex::encode(b);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    /// Parses a state document; `path` is only used in errors.
+    pub fn from_json(path: &str, text: &str) -> Result<State, StateError> {
+        let probe: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| StateError::Invalid {
+                path: path.to_string(),
+                message: e.to_string(),
+            })?;
+        let found = probe
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| StateError::Invalid {
+                path: path.to_string(),
+                message: "missing format_version".into(),
+            })?;
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(StateError::Version {
+                path: path.to_string(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        serde_json::from_value(probe).map_err(|e| StateError::Invalid {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The document as pretty JSON (holds secrets: write it only through [`write_atomic`]).
+    pub fn to_json(&self) -> String {
+        // Serialising plain maps and strings cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Reads the state file; a missing file is the empty state.
+    pub fn load(path: &Path) -> Result<State, StateError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => State::from_json(&path.display().to_string(), &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::empty()),
+            Err(source) => Err(StateError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the state file atomically with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        write_atomic(path, self.to_json().as_bytes())
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory, created
+/// with mode 0600 (the content may hold secrets), synced, then renamed over the target.
+/// Creates the parent directory when missing.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| StateError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory entry is synced.
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn missing_state_file_is_the_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::load(&dir.path().join("nope.json")).unwrap();
+        assert!(s.is_empty());
+        assert_eq!(s.serial, 0);
+    }
+
+    #[test]
+    fn state_round_trips_and_is_written_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.json");
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let mut s = State::empty();
+        s.lineage = State::new_lineage(&mut rng);
+        s.serial = 7;
+        s.allocations.asns.insert("aws-use1".into(), 64600);
+        s.secrets
+            .insert("a--b/0".into(), Secret::new("Abcdefgh12345678".into()));
+        s.save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(State::load(&path).unwrap(), s);
+    }
+
+    #[test]
+    fn lineage_looks_like_a_uuid_and_differs_per_draw() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+        let a = State::new_lineage(&mut rng);
+        let b = State::new_lineage(&mut rng);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
+    }
+
+    #[test]
+    fn secret_debug_hides_the_value() {
+        let s = Secret::new("Topsecretvalue123".into());
+        assert!(!format!("{s:?}").contains("Topsecret"));
+    }
+
+    #[test]
+    fn unknown_format_version_is_refused() {
+        let e = State::from_json("s.json", r#"{"format_version": 99}"#).unwrap_err();
+        assert!(e.to_string().contains("format_version 99"), "{e}");
+    }
+}
