@@ -10,6 +10,9 @@ mod vpc;
 mod vpn;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use crate::sandbox::http::{Request, Response};
 use crate::sandbox::world::{Ctx, World};
 use crate::sandbox::{FaultKind, OpInfo};

@@ -1,0 +1,556 @@
+//! Unit tests of the AWS front end through `handle` (the wire in, the wire out) and of what
+//! it shows of a hand-made physics verdict.
+
+use super::wire::Params;
+use super::*;
+use crate::cloud::Cloud;
+use crate::sandbox::latency::Latency;
+use crate::sandbox::net::{
+    BgpState, BgpStatus, CloudModel, DownReason, EndId, EndStatus, Flow, FwDecision, NetState,
+    Proto, RouteDecision,
+};
+use crate::topology::{AwsNetwork, Span};
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60789";
+
+fn world() -> World {
+    let mut w = World::default();
+    seed(
+        &mut w,
+        &Network {
+            name: "aws-use1".into(),
+            cloud: Cloud::Aws,
+            cidrs: vec!["10.10.0.0/16".parse().unwrap()],
+            asn: None,
+            location: Location::Aws(AwsNetwork {
+                region: "us-east-1".into(),
+                vpc_id: VPC.into(),
+                route_tables: None,
+                security_groups: None,
+            }),
+            span: Span::default(),
+        },
+    );
+    w
+}
+
+fn call(w: &mut World, now: u64, params: &[(&str, &str)]) -> (u16, String) {
+    let latency = Latency { scale: 0.0 };
+    let ctx = Ctx::new(now, &latency, "http://127.0.0.1:1");
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().copied().chain([("Version", "2016-11-15")]))
+        .finish();
+    let req = Request {
+        method: "POST".into(),
+        path: "/".into(),
+        body: body.into_bytes(),
+        ..Request::default()
+    };
+    let r = handle(w, &ctx, &req);
+    (r.status, String::from_utf8(r.body).unwrap())
+}
+
+/// The text of the first `<tag>` in `xml`.
+fn first(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        + open.len();
+    let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
+    xml[start..end].to_string()
+}
+
+fn vgw_attached(w: &mut World) -> String {
+    let (_, b) = call(
+        w,
+        1,
+        &[
+            ("Action", "CreateVpnGateway"),
+            ("Type", "ipsec.1"),
+            ("AmazonSideAsn", "64600"),
+        ],
+    );
+    let vgw = first(&b, "vpnGatewayId");
+    let (s, b) = call(
+        w,
+        1,
+        &[
+            ("Action", "AttachVpnGateway"),
+            ("VpcId", VPC),
+            ("VpnGatewayId", &vgw),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    vgw
+}
+
+fn connection(w: &mut World, vgw: &str, static_routes: bool) -> String {
+    let (_, b) = call(
+        w,
+        1,
+        &[
+            ("Action", "CreateCustomerGateway"),
+            ("Type", "ipsec.1"),
+            ("IpAddress", "198.18.200.1"),
+            ("BgpAsn", "65010"),
+        ],
+    );
+    let cgw = first(&b, "customerGatewayId");
+    let srt = static_routes.to_string();
+    let (s, b) = call(
+        w,
+        1,
+        &[
+            ("Action", "CreateVpnConnection"),
+            ("Type", "ipsec.1"),
+            ("CustomerGatewayId", &cgw),
+            ("VpnGatewayId", vgw),
+            ("Options.StaticRoutesOnly", &srt),
+            (
+                "Options.TunnelOptions.1.TunnelInsideCidr",
+                "169.254.10.0/30",
+            ),
+            ("Options.TunnelOptions.1.PreSharedKey", "key_one_1234"),
+            ("Options.TunnelOptions.1.IKEVersion.1.Value", "ikev2"),
+            (
+                "Options.TunnelOptions.1.Phase1EncryptionAlgorithm.1.Value",
+                "AES256",
+            ),
+            ("Options.TunnelOptions.1.Phase1DHGroupNumber.1.Value", "14"),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    first(&b, "vpnConnectionId")
+}
+
+fn end(conn: &str, tunnel: u8) -> EndId {
+    EndId {
+        cloud: Cloud::Aws,
+        resource: conn.into(),
+        tunnel,
+    }
+}
+
+fn up(bgp: Option<BgpStatus>) -> EndStatus {
+    EndStatus {
+        up: true,
+        reason: None,
+        since_ms: 5,
+        peer: None,
+        peer_network: Some("gcp:projects/p/global/networks/n".into()),
+        bgp,
+    }
+}
+
+fn down(reason: DownReason) -> EndStatus {
+    EndStatus {
+        reason: Some(reason),
+        up: false,
+        ..up(None)
+    }
+}
+
+#[test]
+fn just_created_gateway_is_not_found_by_id_during_the_consistency_window() {
+    let mut w = world();
+    w.aws.consistency_ms = 5_000;
+    let (_, b) = call(
+        &mut w,
+        1_000,
+        &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")],
+    );
+    let id = first(&b, "vpnGatewayId");
+    let describe = [
+        ("Action", "DescribeVpnGateways"),
+        ("VpnGatewayId.1", id.as_str()),
+    ];
+    let (s, b) = call(&mut w, 2_000, &describe);
+    assert_eq!(
+        (s, first(&b, "Code")),
+        (400, "InvalidVpnGatewayID.NotFound".into())
+    );
+    let (s, b) = call(&mut w, 6_000, &describe);
+    assert_eq!((s, first(&b, "vpnGatewayId")), (200, id));
+}
+
+#[test]
+fn customer_gateway_same_address_and_asn_is_reused_other_asn_is_refused() {
+    let mut w = world();
+    let create = |w: &mut World, asn: &str| {
+        call(
+            w,
+            1,
+            &[
+                ("Action", "CreateCustomerGateway"),
+                ("Type", "ipsec.1"),
+                ("IpAddress", "198.18.128.9"),
+                ("BgpAsn", asn),
+            ],
+        )
+    };
+    let (_, a) = create(&mut w, "65010");
+    let (_, b) = create(&mut w, "65010");
+    assert_eq!(
+        first(&a, "customerGatewayId"),
+        first(&b, "customerGatewayId")
+    );
+    let (s, c) = create(&mut w, "65011");
+    assert_eq!(
+        (s, first(&c, "Code")),
+        (400, "InvalidCustomerGateway.DuplicateIpAddress".into())
+    );
+    assert_eq!(w.aws.customer_gateways.len(), 1);
+}
+
+#[test]
+fn one_vpn_gateway_per_vpc() {
+    let mut w = world();
+    vgw_attached(&mut w);
+    let (_, b) = call(
+        &mut w,
+        1,
+        &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")],
+    );
+    let second = first(&b, "vpnGatewayId");
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "AttachVpnGateway"),
+            ("VpcId", VPC),
+            ("VpnGatewayId", &second),
+        ],
+    );
+    assert_eq!(
+        (s, first(&b, "Code")),
+        (400, "VpnGatewayAttachmentLimitExceeded".into())
+    );
+}
+
+#[test]
+fn telemetry_texts_tell_each_down_reason_apart() {
+    let reasons = [
+        DownReason::Provisioning,
+        DownReason::NoPeer,
+        DownReason::PeerAddressMismatch,
+        DownReason::PskMismatch,
+        DownReason::IkeVersionMismatch,
+        DownReason::ProposalMismatch,
+        DownReason::TrafficSelectorMismatch,
+        DownReason::Negotiating,
+    ];
+    let mut texts: Vec<String> = reasons
+        .iter()
+        .map(|r| {
+            let (is_up, text) = telemetry_message(Some(&down(*r)), false);
+            assert!(!is_up);
+            assert!(text.starts_with("IPSEC IS DOWN"), "{text}");
+            text
+        })
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), reasons.len());
+    // No verdict yet (e.g. before the physics saw the tunnel) reads like "no peer".
+    assert_eq!(
+        telemetry_message(None, true),
+        telemetry_message(Some(&down(DownReason::NoPeer)), true)
+    );
+    // A dynamic tunnel is UP only with BGP established; IPsec up alone shows DOWN.
+    let idle = BgpStatus {
+        state: BgpState::Active,
+        learned: vec![],
+        detail: None,
+    };
+    assert_eq!(
+        telemetry_message(Some(&up(Some(idle))), true),
+        (false, "IPSEC IS UP".into())
+    );
+    let est = BgpStatus {
+        state: BgpState::Established,
+        learned: vec![
+            "10.20.0.0/16".parse().unwrap(),
+            "10.21.0.0/16".parse().unwrap(),
+        ],
+        detail: None,
+    };
+    assert_eq!(
+        telemetry_message(Some(&up(Some(est))), true),
+        (true, "2 BGP ROUTES".into())
+    );
+    assert!(telemetry_message(Some(&up(None)), false).0);
+}
+
+#[test]
+fn static_vpn_routes_propagate_only_while_their_tunnel_is_up() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, true);
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "CreateVpnConnectionRoute"),
+            ("VpnConnectionId", &conn),
+            ("DestinationCidrBlock", "10.30.0.0/16"),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    let rtb = w.aws.main_route_table(VPC).unwrap().id.clone();
+    let (s, _) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "EnableVgwRoutePropagation"),
+            ("GatewayId", &vgw),
+            ("RouteTableId", &rtb),
+        ],
+    );
+    assert_eq!(s, 200);
+    let p = Params::new(vec![]);
+    let mut net = NetState {
+        now_ms: 10,
+        ..NetState::default()
+    };
+    let shown = vpc::describe_route_tables(&w.aws, &net, &p).unwrap();
+    assert!(!shown.contains("10.30.0.0/16"), "{shown}");
+    assert!(shown.contains(&format!(
+        "<propagatingVgwSet><item><gatewayId>{vgw}</gatewayId>"
+    )));
+    let dst = "10.30.1.1".parse().unwrap();
+    assert!(matches!(
+        w.aws.route(&format!("aws:{VPC}"), dst, &net),
+        RouteDecision::NoRoute { .. }
+    ));
+
+    net.ends.insert(end(&conn, 1), up(None));
+    let shown = vpc::describe_route_tables(&w.aws, &net, &p).unwrap();
+    assert!(
+        shown.contains(&format!("<destinationCidrBlock>10.30.0.0/16</destinationCidrBlock><gatewayId>{vgw}</gatewayId><state>active</state><origin>EnableVgwRoutePropagation</origin>")),
+        "{shown}"
+    );
+    match w.aws.route(&format!("aws:{VPC}"), dst, &net) {
+        RouteDecision::Tunnel { end: e, .. } => assert_eq!(e, end(&conn, 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        w.aws
+            .route(&format!("aws:{VPC}"), "10.10.3.4".parse().unwrap(), &net),
+        RouteDecision::Local
+    );
+
+    call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DisableVgwRoutePropagation"),
+            ("GatewayId", &vgw),
+            ("RouteTableId", &rtb),
+        ],
+    );
+    let shown = vpc::describe_route_tables(&w.aws, &net, &p).unwrap();
+    assert!(!shown.contains("10.30.0.0/16"), "{shown}");
+}
+
+#[test]
+fn bgp_learned_routes_propagate_only_from_established_sessions() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, false);
+    let rtb = w.aws.main_route_table(VPC).unwrap().id.clone();
+    call(
+        &mut w,
+        1,
+        &[
+            ("Action", "EnableVgwRoutePropagation"),
+            ("GatewayId", &vgw),
+            ("RouteTableId", &rtb),
+        ],
+    );
+    let learned = vec!["10.20.0.0/16".parse().unwrap()];
+    let mut net = NetState {
+        now_ms: 10,
+        ..NetState::default()
+    };
+    net.ends.insert(
+        end(&conn, 0),
+        up(Some(BgpStatus {
+            state: BgpState::Active,
+            learned: vec![],
+            detail: None,
+        })),
+    );
+    let p = Params::new(vec![]);
+    assert!(!vpc::describe_route_tables(&w.aws, &net, &p)
+        .unwrap()
+        .contains("10.20.0.0/16"));
+    net.ends.insert(
+        end(&conn, 0),
+        up(Some(BgpStatus {
+            state: BgpState::Established,
+            learned,
+            detail: None,
+        })),
+    );
+    assert!(vpc::describe_route_tables(&w.aws, &net, &p)
+        .unwrap()
+        .contains("10.20.0.0/16"));
+}
+
+#[test]
+fn tunnel_ends_carry_outside_ips_inside_addresses_asns_and_proposals() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, false);
+    let ends = w.aws.tunnel_ends(10);
+    assert_eq!(ends.len(), 2);
+    let e = &ends[0];
+    assert_eq!(e.id, end(&conn, 0));
+    assert_eq!(e.network, format!("aws:{VPC}"));
+    assert_eq!(e.peer_ip, Some("198.18.200.1".parse().unwrap()));
+    assert_eq!(
+        e.local_ip,
+        Some(w.aws.vpn_connections[&conn].tunnels[0].outside_ip)
+    );
+    assert_ne!(ends[0].local_ip, ends[1].local_ip);
+    assert_eq!(e.psk.as_deref(), Some("key_one_1234"));
+    assert_eq!(e.ike_versions, vec![2]);
+    let bgp = e.bgp.as_ref().unwrap();
+    assert_eq!(
+        (bgp.local_ip.to_string(), bgp.peer_ip.to_string()),
+        ("169.254.10.1".into(), "169.254.10.2".into())
+    );
+    assert_eq!(
+        (bgp.local_asn, bgp.peer_asn, bgp.prefix_len),
+        (64600, 65010, 30)
+    );
+    let p1 = e.phase1.as_ref().unwrap();
+    assert_eq!(
+        (p1.encryption.clone(), p1.dh_groups.clone()),
+        (vec!["AES256".to_string()], vec![14])
+    );
+    assert_eq!(p1.integrity.len(), 4, "unset lists offer AWS's defaults");
+    assert!(e.phase2.is_none());
+    assert_eq!(e.advertises, vec!["10.10.0.0/16".parse().unwrap()]);
+    // Tunnel 2 was left to AWS's defaults: both IKE versions, a generated key.
+    assert_eq!(ends[1].ike_versions, vec![1, 2]);
+    assert_ne!(ends[1].psk, e.psk);
+}
+
+#[test]
+fn security_group_admits_only_what_a_rule_allows_and_egress_is_open() {
+    let mut w = world();
+    let sg = w.aws.default_security_group(VPC).unwrap().id.clone();
+    let net = format!("aws:{VPC}");
+    let src = "10.20.0.5".parse().unwrap();
+    let https = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    let ssh = Flow {
+        proto: Proto::Tcp,
+        port: Some(22),
+    };
+    assert!(
+        matches!(w.aws.ingress(&net, src, https), FwDecision::Deny { rule } if rule.contains(&sg))
+    );
+    assert!(matches!(
+        w.aws.egress(&net, src, ssh),
+        FwDecision::Allow { .. }
+    ));
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "AuthorizeSecurityGroupIngress"),
+            ("GroupId", &sg),
+            ("IpPermissions.1.IpProtocol", "tcp"),
+            ("IpPermissions.1.FromPort", "443"),
+            ("IpPermissions.1.ToPort", "443"),
+            ("IpPermissions.1.IpRanges.1.CidrIp", "10.20.0.0/16"),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    let rule = first(&b, "securityGroupRuleId");
+    assert!(
+        matches!(w.aws.ingress(&net, src, https), FwDecision::Allow { rule: r } if r.contains(&rule))
+    );
+    assert!(matches!(
+        w.aws.ingress(&net, src, ssh),
+        FwDecision::Deny { .. }
+    ));
+    assert!(matches!(
+        w.aws.ingress(&net, "10.30.0.5".parse().unwrap(), https),
+        FwDecision::Deny { .. }
+    ));
+    assert_eq!(w.aws.created_resources(), 1);
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "RevokeSecurityGroupIngress"),
+            ("GroupId", &sg),
+            ("SecurityGroupRuleId.1", &rule),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(matches!(
+        w.aws.ingress(&net, src, https),
+        FwDecision::Deny { .. }
+    ));
+    assert_eq!(w.aws.created_resources(), 0);
+}
+
+#[test]
+fn deleted_connection_shows_deleting_then_deleted_then_disappears() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, true);
+    let latency = Latency { scale: 1.0 };
+    let ctx = Ctx::new(100, &latency, "");
+    vpn::delete_vpn_connection(
+        &mut w.aws,
+        &ctx,
+        &Params::new(vec![("VpnConnectionId".into(), conn.clone())]),
+    )
+    .unwrap();
+    let describe = [
+        ("Action", "DescribeVpnConnections"),
+        ("VpnConnectionId.1", conn.as_str()),
+    ];
+    let done = 100 + Latency::real_ms(crate::sandbox::latency::Op::AwsVpnConnectionDelete);
+    assert_eq!(first(&call(&mut w, 101, &describe).1, "state"), "deleting");
+    assert_eq!(first(&call(&mut w, done, &describe).1, "state"), "deleted");
+    assert_eq!(
+        w.aws.created_resources(),
+        2,
+        "VGW and CGW remain; the connection is gone"
+    );
+    let (s, b) = call(&mut w, done + DELETED_VISIBLE_MS, &describe);
+    assert_eq!(
+        (s, first(&b, "Code")),
+        (400, "InvalidVpnConnectionID.NotFound".into())
+    );
+}
+
+#[test]
+fn world_survives_a_json_round_trip() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    connection(&mut w, &vgw, false);
+    let json = serde_json::to_string(&w.aws).unwrap();
+    let back: AwsCloud = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    assert_eq!(back.tunnel_ends(10), w.aws.tunnel_ends(10));
+}
+
+#[test]
+fn unknown_action_and_missing_parameters_use_ec2_error_codes() {
+    let mut w = world();
+    let (s, b) = call(&mut w, 1, &[("Action", "RunInstances")]);
+    assert_eq!((s, first(&b, "Code")), (400, "InvalidAction".into()));
+    let (s, b) = call(&mut w, 1, &[("Action", "AttachVpnGateway"), ("VpcId", VPC)]);
+    assert_eq!((s, first(&b, "Code")), (400, "MissingParameter".into()));
+    assert!(b.contains("<RequestID>"));
+}
