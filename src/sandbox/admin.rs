@@ -6,10 +6,13 @@
 //! - `GET|POST /_sandbox/faults` — read / set `{fault_rate, throttle_rate, scripted: [...]}`
 //! - `POST /_sandbox/clock`  — `{"advance_ms": N}` moves sandbox time forward
 //! - `GET  /_sandbox/net`    — every tunnel end's decided state
+//! - `GET  /_sandbox/reach?from=A&to=B&proto=tcp&port=443` — can hosts of A reach B (names
+//!   or keys; or `src=IP&dst=IP`), and if not, which hop stops it
 
 use crate::sandbox::core::Inner;
 use crate::sandbox::faults::ScriptedFault;
 use crate::sandbox::http::{Request, Response};
+use crate::sandbox::net::{self, Flow, Proto};
 use crate::sandbox::world::Ctx;
 use serde::Deserialize;
 use serde_json::json;
@@ -90,9 +93,96 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
             let net = ctx.net(&inner.world);
             Response::json(200, &serde_json::to_value(net).unwrap_or_default())
         }
+        ("GET", "reach") => reach(inner, req),
         _ => Response::json(
             404,
             &json!({"error": format!("no sandbox admin endpoint {} {}", req.method, req.path)}),
+        ),
+    }
+}
+
+fn parse_flow(req: &Request) -> Result<Flow, String> {
+    let proto_s = req.query_param("proto").unwrap_or("tcp");
+    let proto = Proto::parse(proto_s)
+        .ok_or_else(|| format!("proto must be tcp, udp or icmp, got {proto_s:?}"))?;
+    let port = match req.query_param("port") {
+        None | Some("") => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("port must be a number 0-65535, got {p:?}"))?,
+        ),
+    };
+    match (proto, port) {
+        (Proto::Icmp, Some(_)) => Err("icmp takes no port".into()),
+        (Proto::Tcp | Proto::Udp, None) => Err(format!("{proto_s} needs a port")),
+        _ => Ok(Flow { proto, port }),
+    }
+}
+
+/// `GET /_sandbox/reach`: the physics' ground truth for one flow. Always 200 when the
+/// question is well formed, `reachable` saying the answer (an unknown network is an answer:
+/// nothing reaches it).
+fn reach(inner: &Inner, req: &Request) -> Response {
+    let flow = match parse_flow(req) {
+        Ok(f) => f,
+        Err(e) => return bad_request(e),
+    };
+    let now = inner.now_ms();
+    let ctx = Ctx::new(now, &inner.config.latency, &req.base_url);
+    let state = ctx.net(&inner.world);
+    let (from, to, result) = match (req.query_param("src"), req.query_param("dst")) {
+        (Some(s), Some(d)) => {
+            let (Ok(src), Ok(dst)) = (s.parse(), d.parse()) else {
+                return bad_request(format!(
+                    "src and dst must be IPv4 addresses, got {s:?}, {d:?}"
+                ));
+            };
+            (s, d, net::reach_addr(&inner.world, state, src, dst, flow))
+        }
+        _ => {
+            let (Some(from), Some(to)) = (req.query_param("from"), req.query_param("to")) else {
+                return bad_request("give from and to (network names or keys), or src and dst");
+            };
+            (
+                from,
+                to,
+                net::reach(
+                    &inner.world,
+                    state,
+                    &from.to_string(),
+                    &to.to_string(),
+                    flow,
+                ),
+            )
+        }
+    };
+    let models = inner.world.models();
+    let describe = |k: &str| match net::find_network(&models, k) {
+        Some(n) => json!({"key": n.key, "name": n.name, "cloud": n.cloud}),
+        None => json!({"key": k}),
+    };
+    let flow_json = json!({"proto": flow.proto, "port": flow.port});
+    match result {
+        Ok(path) => Response::json(
+            200,
+            &json!({
+                "reachable": true,
+                "from": describe(&path.from),
+                "to": describe(&path.to),
+                "flow": flow_json,
+                "path": path,
+            }),
+        ),
+        Err(b) => Response::json(
+            200,
+            &json!({
+                "reachable": false,
+                "from": describe(from),
+                "to": describe(to),
+                "flow": flow_json,
+                "blocked": b.message,
+                "blocked_at": {"direction": b.direction, "at": b.at, "network": b.network},
+            }),
         ),
     }
 }

@@ -135,7 +135,22 @@ pub struct EndStatus {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NetState {
     pub now_ms: u64,
+    /// Serialised as a list of `{"id": EndId, ...EndStatus}`: JSON keys must be strings.
+    #[serde(serialize_with = "ends_as_list")]
     pub ends: BTreeMap<EndId, EndStatus>,
+}
+
+fn ends_as_list<S: serde::Serializer>(
+    ends: &BTreeMap<EndId, EndStatus>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        id: &'a EndId,
+        #[serde(flatten)]
+        status: &'a EndStatus,
+    }
+    s.collect_seq(ends.iter().map(|(id, status)| Entry { id, status }))
 }
 
 impl NetState {
@@ -208,15 +223,307 @@ pub trait CloudModel {
     fn created_resources(&self) -> usize;
 }
 
-/// Decides every tunnel end's state at `now_ms`.
-pub fn evaluate(
-    world: &crate::sandbox::world::World,
-    now_ms: u64,
-    latency: &crate::sandbox::latency::Latency,
-) -> NetState {
-    let _ = (world, latency);
-    NetState {
-        now_ms,
-        ends: BTreeMap::new(),
+mod ike;
+mod reach;
+
+pub use self::ike::{canonical_algorithm, default_ike_versions, default_proposal, Phase};
+pub use self::reach::{find_network, reach, reach_addr, reach_addr_models, reach_models};
+pub use self::reach::{Blocked, BlockedAt, Direction, Hop, Path};
+
+use crate::sandbox::latency::{Latency, Op};
+use std::collections::HashMap;
+
+impl DownReason {
+    /// A short phrase for messages ("pre-shared key mismatch").
+    pub fn describe(self) -> &'static str {
+        match self {
+            DownReason::Provisioning => "provisioning",
+            DownReason::NoPeer => "no peer at the peer address",
+            DownReason::PeerAddressMismatch => "the peer expects a different address",
+            DownReason::PskMismatch => "pre-shared key mismatch",
+            DownReason::IkeVersionMismatch => "no common IKE version",
+            DownReason::ProposalMismatch => "no common IKE/IPsec proposal",
+            DownReason::TrafficSelectorMismatch => "traffic selector mismatch",
+            DownReason::Negotiating => "negotiating",
+        }
     }
 }
+
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+impl NetState {
+    /// Whether the end is known and up.
+    pub fn is_up(&self, id: &EndId) -> bool {
+        self.ends.get(id).is_some_and(|s| s.up)
+    }
+
+    /// The prefixes the end learned over an established BGP session (empty otherwise).
+    pub fn learned(&self, id: &EndId) -> &[Ipv4Net] {
+        self.ends
+            .get(id)
+            .and_then(|s| s.bgp.as_ref())
+            .map(|b| b.learned.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+impl Proto {
+    /// `tcp`, `udp` or `icmp` (any case).
+    pub fn parse(s: &str) -> Option<Proto> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Proto::Tcp),
+            "udp" => Some(Proto::Udp),
+            "icmp" => Some(Proto::Icmp),
+            _ => None,
+        }
+    }
+}
+
+/// Decides every tunnel end's state at `now_ms`.
+pub fn evaluate(world: &crate::sandbox::world::World, now_ms: u64, latency: &Latency) -> NetState {
+    evaluate_models(&world.models(), now_ms, latency)
+}
+
+/// [`evaluate`] over any set of cloud models (the world's three, or fakes in tests).
+pub fn evaluate_models(models: &[&dyn CloudModel], now_ms: u64, latency: &Latency) -> NetState {
+    let mut ends: Vec<TunnelEnd> = models.iter().flat_map(|m| m.tunnel_ends(now_ms)).collect();
+    ends.sort_by(|a, b| a.id.cmp(&b.id));
+    let partner = pair(&ends);
+    let mut state = NetState {
+        now_ms,
+        ends: BTreeMap::new(),
+    };
+    let mut up_since: Vec<Option<u64>> = vec![None; ends.len()];
+    for (i, a) in ends.iter().enumerate() {
+        let status = decide(i, &ends, &partner, now_ms, latency);
+        if status.up {
+            up_since[i] = Some(status.since_ms);
+        }
+        state.ends.insert(a.id.clone(), status);
+    }
+    for (i, a) in ends.iter().enumerate() {
+        if a.bgp.is_none() {
+            continue;
+        }
+        let peer = match partner[i] {
+            Partner::Mutual(j) => Some(&ends[j]),
+            _ => None,
+        };
+        let bgp = bgp_status(a, peer, up_since[i], now_ms, latency);
+        if let Some(s) = state.ends.get_mut(&a.id) {
+            s.bgp = Some(bgp);
+        }
+    }
+    state
+}
+
+/// Whom an end negotiates with, decided from addresses alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partner {
+    /// Not negotiating at all: disabled, or without its own or its peer's address.
+    Inactive,
+    /// Each end's peer address is the other's outside address.
+    Mutual(usize),
+    /// An end answers at our peer address, is paired with nobody, and expects another
+    /// address for us.
+    Mismatch(usize),
+    /// Nothing at our peer address, or everything there already has its own tunnel.
+    None,
+}
+
+fn negotiable(e: &TunnelEnd) -> bool {
+    !e.disabled && e.local_ip.is_some() && e.peer_ip.is_some()
+}
+
+/// Pairs ends by mutual addresses, one to one, in `EndId` order so that the result never
+/// depends on the order the clouds listed their ends in. Several ends may share an
+/// outside address (GCP HA interface, Azure gateway): mutuality tells them apart.
+fn pair(ends: &[TunnelEnd]) -> Vec<Partner> {
+    let mut by_ip: HashMap<Ipv4Addr, Vec<usize>> = HashMap::new();
+    for (i, e) in ends.iter().enumerate() {
+        if let (true, Some(ip)) = (negotiable(e), e.local_ip) {
+            by_ip.entry(ip).or_default().push(i);
+        }
+    }
+    let mut partner = vec![Partner::None; ends.len()];
+    for (i, e) in ends.iter().enumerate() {
+        if !negotiable(e) {
+            partner[i] = Partner::Inactive;
+        }
+    }
+    let at = |ip: Option<Ipv4Addr>| -> &[usize] {
+        ip.and_then(|ip| by_ip.get(&ip))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+    };
+    for i in 0..ends.len() {
+        if partner[i] != Partner::None {
+            continue;
+        }
+        let found = at(ends[i].peer_ip).iter().copied().find(|&j| {
+            j != i && partner[j] == Partner::None && ends[j].peer_ip == ends[i].local_ip
+        });
+        if let Some(j) = found {
+            partner[i] = Partner::Mutual(j);
+            partner[j] = Partner::Mutual(i);
+        }
+    }
+    for i in 0..ends.len() {
+        if partner[i] != Partner::None {
+            continue;
+        }
+        let free = at(ends[i].peer_ip)
+            .iter()
+            .copied()
+            .find(|&j| j != i && !matches!(partner[j], Partner::Mutual(_)));
+        if let Some(j) = free {
+            partner[i] = Partner::Mismatch(j);
+        }
+    }
+    partner
+}
+
+fn down(reason: DownReason, since_ms: u64, peer: Option<&TunnelEnd>) -> EndStatus {
+    EndStatus {
+        up: false,
+        reason: Some(reason),
+        since_ms,
+        peer: peer.map(|p| p.id.clone()),
+        peer_network: None,
+        bgp: None,
+    }
+}
+
+fn decide(
+    i: usize,
+    ends: &[TunnelEnd],
+    partner: &[Partner],
+    now_ms: u64,
+    latency: &Latency,
+) -> EndStatus {
+    let a = &ends[i];
+    // The physics keeps no history, so it cannot know when provisioning began.
+    if partner[i] == Partner::Inactive || now_ms < a.ready_ms {
+        return down(DownReason::Provisioning, now_ms, None);
+    }
+    let b = match partner[i] {
+        Partner::Mutual(j) => &ends[j],
+        Partner::Mismatch(j) => {
+            let b = &ends[j];
+            return down(
+                DownReason::PeerAddressMismatch,
+                a.ready_ms.max(b.ready_ms),
+                Some(b),
+            );
+        }
+        Partner::None | Partner::Inactive => return down(DownReason::NoPeer, a.ready_ms, None),
+    };
+    let agreed = a.ready_ms.max(b.ready_ms);
+    if let Some(reason) = ike::mismatch(a, b) {
+        return down(reason, agreed, Some(b));
+    }
+    let up_at = agreed.saturating_add(latency.ms(Op::TunnelHandshake));
+    if now_ms < up_at {
+        return down(DownReason::Negotiating, agreed, Some(b));
+    }
+    EndStatus {
+        up: true,
+        reason: None,
+        since_ms: up_at,
+        peer: Some(b.id.clone()),
+        peer_network: Some(b.network.clone()),
+        bgp: None,
+    }
+}
+
+/// Why two BGP configurations cannot form a session, in words; `None` when they mirror.
+fn bgp_mismatch(a: &BgpConfig, b: &BgpConfig) -> Option<String> {
+    let net_a = Ipv4Net::new(a.local_ip, a.prefix_len)
+        .ok()
+        .map(|n| n.trunc());
+    let net_b = Ipv4Net::new(b.local_ip, b.prefix_len)
+        .ok()
+        .map(|n| n.trunc());
+    let host = |ip: Ipv4Addr, net: Option<Ipv4Net>| match net {
+        Some(n) if n.prefix_len() <= 30 => ip != n.network() && ip != n.broadcast(),
+        Some(_) => true,
+        None => false,
+    };
+    let addresses_mirror = a.local_ip == b.peer_ip
+        && a.peer_ip == b.local_ip
+        && a.prefix_len == b.prefix_len
+        && net_a.is_some()
+        && net_a == net_b
+        && a.local_ip != b.local_ip
+        && host(a.local_ip, net_a)
+        && host(b.local_ip, net_b);
+    if !addresses_mirror {
+        return Some(format!(
+            "inside address mismatch: this side is {}/{} and expects the peer at {}; \
+             the peer is {}/{} and expects {}",
+            a.local_ip, a.prefix_len, a.peer_ip, b.local_ip, b.prefix_len, b.peer_ip
+        ));
+    }
+    if a.peer_asn != b.local_asn {
+        return Some(format!(
+            "peer ASN mismatch: this side expects AS {}, the peer is AS {}",
+            a.peer_asn, b.local_asn
+        ));
+    }
+    if b.peer_asn != a.local_asn {
+        return Some(format!(
+            "peer ASN mismatch: the peer expects AS {}, this side is AS {}",
+            b.peer_asn, a.local_asn
+        ));
+    }
+    if a.local_asn == b.local_asn {
+        return Some(format!(
+            "both sides use AS {}: an eBGP session needs two different ASNs",
+            a.local_asn
+        ));
+    }
+    None
+}
+
+fn bgp_status(
+    a: &TunnelEnd,
+    peer: Option<&TunnelEnd>,
+    up_since: Option<u64>,
+    now_ms: u64,
+    latency: &Latency,
+) -> BgpStatus {
+    let not = |state, detail: String| BgpStatus {
+        state,
+        learned: Vec::new(),
+        detail: Some(detail),
+    };
+    let (Some(mine), Some(b), Some(since)) = (a.bgp.as_ref(), peer, up_since) else {
+        return not(BgpState::Idle, "tunnel is down".into());
+    };
+    let Some(theirs) = b.bgp.as_ref() else {
+        return not(
+            BgpState::Active,
+            "the peer has no BGP session configured".into(),
+        );
+    };
+    if let Some(why) = bgp_mismatch(mine, theirs) {
+        return not(BgpState::Active, why);
+    }
+    // Until the OPEN/KEEPALIVE exchange is over the session is not established and
+    // nothing is learned.
+    if now_ms < since.saturating_add(latency.ms(Op::BgpEstablish)) {
+        return not(BgpState::Active, "connecting: OPEN sent".into());
+    }
+    BgpStatus {
+        state: BgpState::Established,
+        learned: b.advertises.clone(),
+        detail: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
