@@ -96,3 +96,44 @@ pub fn load(path: &Path) -> Result<Topology, TopologyError> {
     })?;
     parse(&path.display().to_string(), &text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TRIANGLE: &str = include_str!("../../topologies/triangle.yaml");
+
+    proptest! {
+        /// Any edit of a valid file (bytes cut out, text spliced in) yields a topology or
+        /// positioned diagnostics, never a panic.
+        #[test]
+        fn edited_files_never_panic_and_every_diagnostic_has_a_position(
+            cut in 0usize..1400, len in 0usize..40, insert in "[-\\[\\]{}:,&*!|>'\" a-z0-9/.\\n]{0,12}",
+        ) {
+            let mut text: Vec<char> = TRIANGLE.chars().collect();
+            let at = cut.min(text.len());
+            let end = (at + len).min(text.len());
+            text.splice(at..end, insert.chars());
+            let text: String = text.into_iter().collect();
+            match parse("f.yaml", &text) {
+                Ok(t) => prop_assert!(!t.networks.is_empty()),
+                Err(TopologyError::Invalid(d)) => {
+                    prop_assert!(!d.is_empty());
+                    for x in &d {
+                        prop_assert!(x.line >= 1 && x.col >= 1, "{}", x);
+                        prop_assert_eq!(&x.file, "f.yaml");
+                    }
+                }
+                Err(e) => prop_assert!(false, "unexpected {}", e),
+            }
+        }
+    }
+
+    #[test]
+    fn triangle_parses_to_three_networks_and_three_links() {
+        let t = parse("triangle.yaml", TRIANGLE).unwrap();
+        assert_eq!(t.networks.len(), 3);
+        assert_eq!(t.links.len(), 3);
+    }
+}

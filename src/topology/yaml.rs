@@ -82,9 +82,16 @@ enum Frame {
     },
 }
 
+/// Deeper nesting than any topology needs is refused, so that hostile input cannot make the
+/// tree (and its recursive drop) arbitrarily deep.
+const MAX_DEPTH: usize = 64;
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
+    /// Open collections below [`MAX_DEPTH`] being skipped, and where skipping began.
+    skipped: usize,
+    too_deep: Option<Span>,
     anchors: Vec<(usize, Node)>,
     root: Option<Node>,
     documents: usize,
@@ -145,6 +152,14 @@ impl MarkedEventReceiver for Builder {
             }
             // Only the first document counts; a second one is reported, not read.
             _ if self.documents > 1 => {}
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.skipped > 0 || self.stack.len() >= MAX_DEPTH =>
+            {
+                self.skipped += 1;
+                self.too_deep.get_or_insert(span);
+            }
+            Event::SequenceEnd | Event::MappingEnd if self.skipped > 0 => self.skipped -= 1,
+            _ if self.skipped > 0 => {}
             Event::Scalar(value, style, anchor, tag) => {
                 let tagged_str = tag.is_some_and(|t| t.suffix == "str");
                 let plain = style == TScalarStyle::Plain && !tagged_str;
@@ -220,6 +235,13 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             message: e.info().to_string(),
         });
     }
+    if let Some(span) = builder.too_deep {
+        return Err(SyntaxError {
+            span,
+            path: String::new(),
+            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+        });
+    }
     if let Some(span) = builder.extra_document {
         return Err(SyntaxError {
             span,
@@ -277,6 +299,20 @@ mod tests {
     fn a_second_document_is_an_error() {
         let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(err.span.line, 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing() {
+        let text = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nesting"), "{err:?}");
+        assert_eq!(
+            err.span,
+            Span {
+                line: 1,
+                col: MAX_DEPTH + 1
+            }
+        );
     }
 
     #[test]
