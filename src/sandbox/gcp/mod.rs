@@ -1,60 +1,126 @@
-//! The Gcp front end of the sandbox (stub: replaced by the full emulator).
+//! The GCP Compute v1 front end of the sandbox: networks, HA and classic Cloud VPN, Cloud
+//! Router, routes and firewall rules over REST/JSON with Operation resources, as the
+//! google-cloud-compute clients speak it. See docs/sandbox-gcp.md.
+//!
+//! Layout: `model` (stored resources), `wire` (paths, references, errors), `api` (the
+//! operations), `physics` (tunnel ends, BGP, routes for `net`), `firewall` (rule evaluation).
+
+pub mod api;
+pub mod firewall;
+pub mod model;
+pub mod physics;
+pub mod wire;
+
+pub use model::GcpCloud;
 
 use crate::sandbox::http::{Request, Response};
-use crate::sandbox::net::{
-    CloudModel, Flow, FwDecision, NetInfo, NetState, RouteDecision, TunnelEnd,
-};
 use crate::sandbox::world::{Ctx, World};
 use crate::sandbox::{FaultKind, OpInfo};
-use crate::topology::Network;
-use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use crate::topology::{Location, Network};
+use model::{Meta, Res, RoutingConfig, Subnetwork};
 
-/// Every Gcp resource in the sandbox.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct GcpCloud {}
-
-/// Names the operation a request asks for; `None` when it is not a Gcp request this front end knows.
-pub fn identify(_req: &Request) -> Option<OpInfo> {
-    None
+/// Names the operation a request asks for (`vpnTunnels.insert`, `regionOperations.get`);
+/// `None` when it is not a Compute request this front end serves.
+pub fn identify(req: &Request) -> Option<OpInfo> {
+    wire::operation_name(req).map(|(name, mutating)| OpInfo { name, mutating })
 }
 
 /// Handles one request.
-pub fn handle(_world: &mut World, _ctx: &Ctx, _req: &Request) -> Response {
-    Response::new(501, "text/plain", "not implemented")
+pub fn handle(world: &mut World, ctx: &Ctx, req: &Request) -> Response {
+    api::handle(world, ctx, req)
 }
 
-/// The error response for an injected fault, in this cloud's format.
-pub fn fault_response(_kind: FaultKind, _req: &Request) -> Response {
-    Response::new(500, "text/plain", "fault")
+/// The error response for an injected fault, in Compute's format: throttling is 429
+/// `rateLimitExceeded` (RESOURCE_EXHAUSTED), a server error 503 `backendError`
+/// (UNAVAILABLE, which the Rust SDK's default policy retries on idempotent calls).
+pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
+    match kind {
+        FaultKind::Throttle => wire::error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "rateLimitExceeded",
+            "Rate Limit Exceeded",
+        ),
+        FaultKind::ServerError => wire::error(
+            503,
+            "UNAVAILABLE",
+            "backendError",
+            "The service is currently unavailable.",
+        ),
+    }
 }
 
-/// Seeds one topology network (and its default route tables, firewalls, subnets).
-pub fn seed(_world: &mut World, _net: &Network) {}
+/// When seeded resources say they were created (seeding has no clock): 2024-01-01T00:00Z.
+const SEEDED_MS: u64 = 1_704_067_200_000;
 
-impl CloudModel for GcpCloud {
-    fn tunnel_ends(&self, _now_ms: u64) -> Vec<TunnelEnd> {
-        Vec::new()
+/// Seeds one topology network: the VPC network (custom mode, regional routing) and one
+/// subnetwork per CIDR in the topology's region. No firewall rules besides the implied ones.
+pub fn seed(world: &mut World, net: &Network) {
+    let Location::Gcp(g) = &net.location else {
+        return;
+    };
+    let np = format!("projects/{}/global/networks/{}", g.project, g.network);
+    let meta = |world: &mut World, name: Option<String>| Meta {
+        id: world.ids.numeric(),
+        seeded: true,
+        created_ms: SEEDED_MS,
+        ready_ms: SEEDED_MS,
+        topology_name: name,
+    };
+    if !world.gcp.networks.contains_key(&np) {
+        let m = meta(world, Some(net.name.clone()));
+        world.gcp.networks.insert(
+            np.clone(),
+            Res {
+                meta: m,
+                body: model::Network {
+                    name: g.network.clone(),
+                    description: Some(format!(
+                        "Seeded by the peerctl sandbox from topology network '{}'",
+                        net.name
+                    )),
+                    auto_create_subnetworks: false,
+                    routing_config: RoutingConfig {
+                        routing_mode: Some("REGIONAL".into()),
+                    },
+                    mtu: 1460,
+                },
+            },
+        );
     }
-    fn networks(&self) -> Vec<NetInfo> {
-        Vec::new()
-    }
-    fn route(&self, _network: &str, _dst: Ipv4Addr, _net: &NetState) -> RouteDecision {
-        RouteDecision::NoRoute {
-            table: String::new(),
+    for (i, cidr) in net.cidrs.iter().enumerate() {
+        let name = if i == 0 {
+            format!("{}-{}", g.network, g.region)
+        } else {
+            format!("{}-{}-{}", g.network, g.region, i + 1)
+        };
+        let path = format!(
+            "projects/{}/regions/{}/subnetworks/{name}",
+            g.project, g.region
+        );
+        if world.gcp.subnetworks.contains_key(&path) {
+            continue;
         }
-    }
-    fn ingress(&self, _network: &str, _src: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn egress(&self, _network: &str, _dst: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn created_resources(&self) -> usize {
-        0
+        let m = meta(world, None);
+        world.gcp.subnetworks.insert(
+            path,
+            Res {
+                meta: m,
+                body: Subnetwork {
+                    name,
+                    description: Some(format!("Seeded from topology network '{}'", net.name)),
+                    network: np.clone(),
+                    ip_cidr_range: cidr.to_string(),
+                    gateway_address: cidr
+                        .hosts()
+                        .next()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default(),
+                    private_ip_google_access: false,
+                    stack_type: "IPV4_ONLY".into(),
+                    purpose: "PRIVATE".into(),
+                },
+            },
+        );
     }
 }
