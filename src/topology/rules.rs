@@ -153,13 +153,15 @@ fn resolve_links(ctx: &mut Ctx, draft: &Draft, names: &HashMap<String, usize>) -
                 };
                 let (na, nb) = (net_name(&draft.networks[a]), net_name(&draft.networks[b]));
                 if let (Some(ca), Some(cb)) = (draft.networks[a].cloud, draft.networks[b].cloud) {
-                    if ca == cb {
+                    // Azure–Azure is a VNet-to-VNet VPN (classic-vpn-static on both sides); AWS
+                    // has no VGW-to-VGW VPN and the planner has no GCP–GCP strategy.
+                    if ca == cb && ca != Cloud::Azure {
                         ctx.error(
                             link.span,
                             &key_path,
                             format!(
-                                "`{na}` and `{nb}` are both {} networks; peerctl links networks \
-                                 of different clouds",
+                                "`{na}` and `{nb}` are both {} networks; peerctl has no VPN \
+                                 strategy within that cloud",
                                 ca.display_name()
                             ),
                             Some(format!(

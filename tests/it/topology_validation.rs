@@ -679,6 +679,16 @@ fn links_between_networks_of_one_cloud_are_rejected() {
 }
 
 #[test]
+fn azure_to_azure_links_are_accepted() {
+    let text = with(
+        "links:\n",
+        "  - name: az-weu\n    cloud: azure\n    subscription: 00000000-0000-0000-0000-000000000000\n    resource_group: net-rg\n    location: westeurope\n    vnet: eu-vnet\n    cidrs: [10.40.0.0/16]\n    gateway_subnet: 10.40.255.0/27\nlinks:\n  - between: [az-weu, az-eus]\n",
+    );
+    let t = parse(&text).unwrap();
+    assert!(t.links.iter().any(|l| l.id() == "az-eus--az-weu"));
+}
+
+#[test]
 fn link_entry_needs_between_or_mesh_and_two_names() {
     only(
         &with("  - between: [gcp-usc1, az-eus]\n", "  - allow: [icmp]\n"),
