@@ -921,3 +921,53 @@ fn aws_route_table_and_security_group_ids_are_checked() {
     );
     assert!(d[1].message.contains("listed twice"));
 }
+
+#[test]
+fn two_meshes_sharing_a_pair_are_rejected_at_the_second() {
+    let text = with(
+        "links:\n  - between: [aws-use1, gcp-usc1]\n",
+        "links:\n  - mesh: [aws-use1, gcp-usc1]\n  - mesh: [gcp-usc1, aws-use1]\n",
+    );
+    let d = only(
+        &text,
+        "links[1].mesh",
+        "already linked by the mesh at links[0], line 24",
+    );
+    assert_eq!(d.line, 25);
+}
+
+#[test]
+fn gcp_to_gcp_links_are_rejected() {
+    let text = with(
+        "links:\n",
+        "  - name: gcp-euw1\n    cloud: gcp\n    project: acme-net\n    region: europe-west1\n    network: eu-vpc\n    cidrs: [10.40.0.0/16]\nlinks:\n  - mesh: [gcp-euw1, gcp-usc1]\n",
+    );
+    let d = only(&text, "links[0].mesh", "both GCP networks");
+    assert!(hint(&d).contains("VPC Network Peering"), "{d}");
+}
+
+#[test]
+fn ipv6_cidrs_are_refused_as_unsupported() {
+    only(
+        &with("cidrs: [10.20.0.0/16]", "cidrs: [\"fd00::/64\"]"),
+        "networks[1].cidrs[0]",
+        "IPv6",
+    );
+}
+
+#[test]
+fn a_network_with_errors_still_counts_as_declared_for_links() {
+    // One error for the bad vpc_id; the links naming aws-use1 are not also "unknown".
+    only(
+        &with("vpc_id: vpc-0a1b2c3d4e5f60789", "vpc_id: nope"),
+        "networks[0].vpc_id",
+        "not a valid vpc_id",
+    );
+}
+
+#[test]
+fn an_empty_networks_list_is_rejected() {
+    let text = "version: 1\nname: empty\nnetworks: []\n";
+    let d = only(text, "networks", "no networks");
+    assert_eq!((d.line, d.col), (3, 11));
+}
