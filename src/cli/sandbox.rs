@@ -88,7 +88,7 @@ pub struct ServeArgs {
 pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> {
     match args.command {
         SandboxCommand::Serve(a) => serve(a),
-        SandboxCommand::Stats(a) => client(target, &a, |http, url| async move {
+        SandboxCommand::Stats(a) => client(target, a.file.clone(), |http, url| async move {
             let v = get_json(&http, &format!("{url}/_sandbox/stats"), "GET").await?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -97,12 +97,12 @@ pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> 
             }
             Ok(ExitCode::SUCCESS)
         }),
-        SandboxCommand::Reset(a) => client(target, &a, |http, url| async move {
+        SandboxCommand::Reset(a) => client(target, a.file.clone(), |http, url| async move {
             get_json(&http, &format!("{url}/_sandbox/reset"), "POST").await?;
             println!("sandbox reset to its seeded world");
             Ok(ExitCode::SUCCESS)
         }),
-        SandboxCommand::Reach(r) => client(target, &r.client, |http, url| async move {
+        SandboxCommand::Reach(r) => client(target, r.client.file.clone(), |http, url| async move {
             let mut q = form_urlencoded::Serializer::new(String::new());
             q.append_pair("from", &r.from)
                 .append_pair("to", &r.to)
@@ -110,8 +110,16 @@ pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> 
             if let Some(p) = r.port {
                 q.append_pair("port", &p.to_string());
             }
-            let v = get_json(&http, &format!("{url}/_sandbox/reach?{}", q.finish()), "GET").await?;
-            let reachable = v.get("reachable").and_then(|b| b.as_bool()).unwrap_or(false);
+            let v = get_json(
+                &http,
+                &format!("{url}/_sandbox/reach?{}", q.finish()),
+                "GET",
+            )
+            .await?;
+            let reachable = v
+                .get("reachable")
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false);
             if r.client.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -123,13 +131,13 @@ pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> 
 }
 
 /// Runs `f` against the sandbox the flags name, on a fresh runtime.
-fn client<F, Fut>(target: Option<&str>, args: &ClientArgs, f: F) -> anyhow::Result<ExitCode>
+fn client<F, Fut>(target: Option<&str>, file: Option<PathBuf>, f: F) -> anyhow::Result<ExitCode>
 where
     F: FnOnce(reqwest::Client, String) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let topology = match &args.file {
-        Some(file) => match peerctl::topology::load(file) {
+    let topology = match file {
+        Some(file) => match peerctl::topology::load(&file) {
             Ok(t) => Some(t),
             Err(peerctl::topology::TopologyError::Invalid(diags)) => {
                 for d in &diags {
@@ -144,7 +152,8 @@ where
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let endpoint =
-            super::target::SandboxEndpoint::connect(target.unwrap_or(DEFAULT_URL), topology).await?;
+            super::target::SandboxEndpoint::connect(target.unwrap_or(DEFAULT_URL), topology)
+                .await?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(std::time::Duration::from_secs(30))
