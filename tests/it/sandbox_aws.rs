@@ -1,1 +1,888 @@
-//! (being written)
+//! The sandbox's EC2 front end driven by the real aws-sdk-ec2 (every operation peerctl
+//! needs, provisioning states, error codes, retries of injected throttling, counters), by
+//! boto3 (a third-party client) and checked against botocore's published EC2 model.
+
+use crate::common;
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::config::timeout::TimeoutConfig;
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::*;
+use aws_sdk_ec2::Client;
+use peerctl::sandbox::latency::Latency;
+use peerctl::sandbox::{RunningSandbox, SandboxConfig};
+use std::time::Duration;
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60789";
+
+fn client_with(url: &str, retry: RetryConfig) -> Client {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "SECRET", None, None, "static"))
+        .retry_config(retry)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .build();
+    Client::from_conf(conf)
+}
+
+fn client(url: &str) -> Client {
+    client_with(
+        url,
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(10)),
+    )
+}
+
+async fn admin(url: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let req = match method {
+        "POST" => http.post(format!("{url}{path}")).body(body.to_string()),
+        _ => http.get(format!("{url}{path}")),
+    };
+    let text = req.send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+fn tags(rt: ResourceType, k: &str, v: &str) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rt)
+        .tags(tag(k, v))
+        .build()
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+async fn attached_vgw(ec2: &Client) -> String {
+    let vgw = ec2
+        .create_vpn_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .amazon_side_asn(64600)
+        .tag_specifications(tags(ResourceType::VpnGateway, "Name", "prod-mesh-aws-use1"))
+        .send()
+        .await
+        .unwrap();
+    let id = vgw
+        .vpn_gateway()
+        .unwrap()
+        .vpn_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_vpn_gateway()
+        .vpc_id(VPC)
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+fn tunnel(cidr: &str, psk: &str) -> VpnTunnelOptionsSpecification {
+    VpnTunnelOptionsSpecification::builder()
+        .tunnel_inside_cidr(cidr)
+        .pre_shared_key(psk)
+        .ike_versions(
+            IkeVersionsRequestListValue::builder()
+                .value("ikev2")
+                .build(),
+        )
+        .phase1_encryption_algorithms(
+            Phase1EncryptionAlgorithmsRequestListValue::builder()
+                .value("AES256")
+                .build(),
+        )
+        .phase1_integrity_algorithms(
+            Phase1IntegrityAlgorithmsRequestListValue::builder()
+                .value("SHA2-256")
+                .build(),
+        )
+        .phase1_dh_group_numbers(
+            Phase1DhGroupNumbersRequestListValue::builder()
+                .value(14)
+                .build(),
+        )
+        .phase2_encryption_algorithms(
+            Phase2EncryptionAlgorithmsRequestListValue::builder()
+                .value("AES256")
+                .build(),
+        )
+        .phase2_integrity_algorithms(
+            Phase2IntegrityAlgorithmsRequestListValue::builder()
+                .value("SHA2-256")
+                .build(),
+        )
+        .phase2_dh_group_numbers(
+            Phase2DhGroupNumbersRequestListValue::builder()
+                .value(14)
+                .build(),
+        )
+        .build()
+}
+
+async fn stop(s: RunningSandbox) {
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_vpc_has_its_cidrs_main_route_table_subnet_and_default_security_group() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(filter("tag:Name", "aws-use1"))
+        .send()
+        .await
+        .unwrap();
+    let vpc = &vpcs.vpcs()[0];
+    assert_eq!(vpcs.vpcs().len(), 1);
+    assert_eq!(vpc.vpc_id(), Some(VPC));
+    assert_eq!(vpc.cidr_block(), Some("10.10.0.0/16"));
+    assert_eq!(vpc.state(), Some(&VpcState::Available));
+
+    let tables = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", VPC))
+        .filters(filter("association.main", "true"))
+        .send()
+        .await
+        .unwrap();
+    let rt = &tables.route_tables()[0];
+    let local = &rt.routes()[0];
+    assert_eq!(local.destination_cidr_block(), Some("10.10.0.0/16"));
+    assert_eq!(local.gateway_id(), Some("local"));
+    assert_eq!(local.origin(), Some(&RouteOrigin::CreateRouteTable));
+    assert_eq!(rt.associations()[0].main(), Some(true));
+
+    let subnets = ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", VPC))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subnets.subnets()[0].cidr_block(), Some("10.10.0.0/16"));
+
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", VPC))
+        .filters(filter("group-name", "default"))
+        .send()
+        .await
+        .unwrap();
+    let sg = &sgs.security_groups()[0];
+    let ingress = &sg.ip_permissions()[0];
+    assert_eq!(ingress.ip_protocol(), Some("-1"));
+    assert_eq!(ingress.user_id_group_pairs()[0].group_id(), sg.group_id());
+    assert_eq!(
+        sg.ip_permissions_egress()[0].ip_ranges()[0].cidr_ip(),
+        Some("0.0.0.0/0")
+    );
+    // A VPC the topology does not have is not found, with EC2's code.
+    let err = ec2
+        .describe_vpcs()
+        .vpc_ids("vpc-404")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays_visible() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let ec2 = client(&sb.url());
+    let out = ec2
+        .create_vpn_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .send()
+        .await
+        .unwrap();
+    let g = out.vpn_gateway().unwrap();
+    let id = g.vpn_gateway_id().unwrap().to_string();
+    assert_eq!(g.state(), Some(&VpnState::Pending));
+    assert_eq!(g.amazon_side_asn(), Some(64512));
+    let err = ec2
+        .attach_vpn_gateway()
+        .vpc_id(VPC)
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("IncorrectState"));
+
+    sb.sandbox.advance_clock(2 * 60 * 1000);
+    let d = ec2
+        .describe_vpn_gateways()
+        .vpn_gateway_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpn_gateways()[0].state(), Some(&VpnState::Available));
+    let a = ec2
+        .attach_vpn_gateway()
+        .vpc_id(VPC)
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        a.vpc_attachment().unwrap().state(),
+        Some(&AttachmentStatus::Attaching)
+    );
+    sb.sandbox.advance_clock(60 * 1000);
+    let d = ec2
+        .describe_vpn_gateways()
+        .filters(filter("attachment.vpc-id", VPC))
+        .filters(filter("attachment.state", "attached"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpn_gateways().len(), 1);
+
+    // Deleting an attached gateway is refused; detach first.
+    let err = ec2
+        .delete_vpn_gateway()
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("IncorrectState"));
+    ec2.detach_vpn_gateway()
+        .vpc_id(VPC)
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let err = ec2
+        .detach_vpn_gateway()
+        .vpc_id(VPC)
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidVpnGatewayAttachment.NotFound"));
+    sb.sandbox.advance_clock(60 * 1000);
+    ec2.delete_vpn_gateway()
+        .vpn_gateway_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let state = |d: &aws_sdk_ec2::operation::describe_vpn_gateways::DescribeVpnGatewaysOutput| {
+        d.vpn_gateways()[0].state().cloned()
+    };
+    let d = ec2
+        .describe_vpn_gateways()
+        .vpn_gateway_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state(&d), Some(VpnState::Deleting));
+    sb.sandbox.advance_clock(2 * 60 * 1000);
+    let d = ec2
+        .describe_vpn_gateways()
+        .vpn_gateway_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state(&d), Some(VpnState::Deleted));
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_gateways_are_shared_per_address_and_refuse_a_second_asn() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let create = |asn: i32| {
+        ec2.create_customer_gateway()
+            .r#type(GatewayType::Ipsec1)
+            .bgp_asn(asn)
+            .ip_address("198.18.128.5")
+            .tag_specifications(tags(ResourceType::CustomerGateway, "peerctl:link", "a--b"))
+            .send()
+    };
+    let first = create(65010).await.unwrap();
+    let first = first.customer_gateway().unwrap();
+    assert_eq!(first.bgp_asn(), Some("65010"));
+    assert_eq!(first.ip_address(), Some("198.18.128.5"));
+    let again = create(65010).await.unwrap();
+    assert_eq!(
+        again.customer_gateway().unwrap().customer_gateway_id(),
+        first.customer_gateway_id()
+    );
+    let err = create(65011).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("InvalidCustomerGateway.DuplicateIpAddress")
+    );
+
+    let id = first.customer_gateway_id().unwrap();
+    let d = ec2
+        .describe_customer_gateways()
+        .filters(filter("tag:peerctl:link", "a--b"))
+        .filters(filter("state", "available"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.customer_gateways().len(), 1);
+    ec2.delete_customer_gateway()
+        .customer_gateway_id(id)
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_customer_gateways()
+        .customer_gateway_ids(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.customer_gateways()[0].state(), Some("deleted"));
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunnel() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let vgw = attached_vgw(&ec2).await;
+    let cgw = ec2
+        .create_customer_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .bgp_asn(65010)
+        .ip_address("198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    let cgw = cgw
+        .customer_gateway()
+        .unwrap()
+        .customer_gateway_id()
+        .unwrap()
+        .to_string();
+    let created = ec2
+        .create_vpn_connection()
+        .customer_gateway_id(&cgw)
+        .vpn_gateway_id(&vgw)
+        .r#type("ipsec.1")
+        .options(
+            VpnConnectionOptionsSpecification::builder()
+                .static_routes_only(false)
+                .tunnel_options(tunnel("169.254.10.0/30", "key_one_1234"))
+                .tunnel_options(tunnel("169.254.10.4/30", "key.two.5678"))
+                .build(),
+        )
+        .tag_specifications(tags(
+            ResourceType::VpnConnection,
+            "Name",
+            "aws-use1--gcp-usc1-1",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let conn = created.vpn_connection().unwrap();
+    let id = conn.vpn_connection_id().unwrap().to_string();
+    assert!(conn
+        .customer_gateway_configuration()
+        .is_some_and(|c| c.contains("169.254.10.1")));
+
+    let d = ec2
+        .describe_vpn_connections()
+        .filters(filter("vpn-gateway-id", &vgw))
+        .filters(filter("tag:Name", "aws-use1--*"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpn_connections().len(), 1);
+    let c = &d.vpn_connections()[0];
+    assert_eq!(c.vpn_connection_id(), Some(id.as_str()));
+    assert_eq!(c.state(), Some(&VpnState::Available));
+    let opts = c.options().unwrap();
+    assert_eq!(opts.static_routes_only(), Some(false));
+    let t = opts.tunnel_options();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].tunnel_inside_cidr(), Some("169.254.10.0/30"));
+    assert_eq!(t[1].pre_shared_key(), Some("key.two.5678"));
+    assert_eq!(t[0].ike_versions()[0].value(), Some("ikev2"));
+    assert_eq!(t[0].phase1_dh_group_numbers()[0].value(), Some(14));
+    assert_eq!(
+        t[0].phase2_encryption_algorithms()[0].value(),
+        Some("AES256")
+    );
+    assert_ne!(t[0].outside_ip_address(), t[1].outside_ip_address());
+    let tel = c.vgw_telemetry();
+    assert_eq!(tel.len(), 2);
+    for (i, telemetry) in tel.iter().enumerate() {
+        assert_eq!(telemetry.outside_ip_address(), t[i].outside_ip_address());
+        // Nobody answers at 198.51.100.7: the tunnels are down, for want of a peer.
+        assert_eq!(telemetry.status(), Some(&TelemetryStatus::Down));
+        assert_eq!(telemetry.status_message(), Some("IPSEC IS DOWN"));
+        assert_eq!(telemetry.accepted_route_count(), Some(0));
+        assert!(telemetry.last_status_change().is_some());
+    }
+
+    // AWS's validation: reserved inside ranges, inside ranges already used on this VGW, bad
+    // keys (without echoing the key).
+    let bad = |t1: VpnTunnelOptionsSpecification| {
+        ec2.create_vpn_connection()
+            .customer_gateway_id(&cgw)
+            .vpn_gateway_id(&vgw)
+            .r#type("ipsec.1")
+            .options(
+                VpnConnectionOptionsSpecification::builder()
+                    .tunnel_options(t1)
+                    .build(),
+            )
+            .send()
+    };
+    for (t1, why) in [
+        (tunnel("169.254.169.252/30", "key_one_1234"), "reserved"),
+        (tunnel("169.254.10.0/30", "key_one_1234"), "already used"),
+        (tunnel("169.254.20.0/29", "key_one_1234"), "/30"),
+    ] {
+        let err = bad(t1).await.unwrap_err();
+        assert_eq!(err.code(), Some("InvalidParameterValue"), "{why}");
+        assert!(err.message().unwrap().contains(why), "{:?}", err.message());
+    }
+    let err = bad(tunnel("169.254.20.0/30", "0leading-dash"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert!(!err.message().unwrap().contains("0leading-dash"));
+
+    ec2.delete_vpn_connection()
+        .vpn_connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_vpn_connections()
+        .vpn_connection_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpn_connections()[0].state(), Some(&VpnState::Deleted));
+    let err = ec2
+        .describe_vpn_connections()
+        .vpn_connection_ids("vpn-0000000000000dead")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidVpnConnectionID.NotFound"));
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_routes_propagation_and_route_table_routes_round_trip() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let vgw = attached_vgw(&ec2).await;
+    let cgw = ec2
+        .create_customer_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .bgp_asn(65515)
+        .ip_address("198.19.0.9")
+        .send()
+        .await
+        .unwrap();
+    let cgw = cgw
+        .customer_gateway()
+        .unwrap()
+        .customer_gateway_id()
+        .unwrap()
+        .to_string();
+    let conn = ec2
+        .create_vpn_connection()
+        .customer_gateway_id(&cgw)
+        .vpn_gateway_id(&vgw)
+        .r#type("ipsec.1")
+        .options(
+            VpnConnectionOptionsSpecification::builder()
+                .static_routes_only(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let conn = conn
+        .vpn_connection()
+        .unwrap()
+        .vpn_connection_id()
+        .unwrap()
+        .to_string();
+    ec2.create_vpn_connection_route()
+        .vpn_connection_id(&conn)
+        .destination_cidr_block("10.30.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let err = ec2
+        .create_vpn_connection_route()
+        .vpn_connection_id(&conn)
+        .destination_cidr_block("10.30.0.0/16")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("RouteAlreadyExists"));
+    let d = ec2
+        .describe_vpn_connections()
+        .filters(filter("route.destination-cidr-block", "10.30.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let routes = d.vpn_connections()[0].routes();
+    assert_eq!(routes[0].destination_cidr_block(), Some("10.30.0.0/16"));
+    assert_eq!(routes[0].source(), Some(&VpnStaticRouteSource::Static));
+
+    let rtb = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", VPC))
+        .send()
+        .await
+        .unwrap();
+    let rtb = rtb.route_tables()[0].route_table_id().unwrap().to_string();
+    ec2.enable_vgw_route_propagation()
+        .gateway_id(&vgw)
+        .route_table_id(&rtb)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("10.40.0.0/16")
+        .gateway_id(&vgw)
+        .send()
+        .await
+        .unwrap();
+    let all: Vec<RouteTable> = ec2
+        .describe_route_tables()
+        .filters(filter("route.gateway-id", &vgw))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    let t = &all[0];
+    assert_eq!(t.propagating_vgws()[0].gateway_id(), Some(vgw.as_str()));
+    let created = t
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("10.40.0.0/16"))
+        .unwrap();
+    assert_eq!(created.origin(), Some(&RouteOrigin::CreateRoute));
+    assert_eq!(created.state(), Some(&RouteState::Active));
+    // The static VPN route shows up as propagated only while its tunnel is up: nobody
+    // answers at 198.19.0.9 here.
+    assert!(!t
+        .routes()
+        .iter()
+        .any(|r| r.destination_cidr_block() == Some("10.30.0.0/16")));
+
+    ec2.delete_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("10.40.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let err = ec2
+        .delete_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("10.40.0.0/16")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidRoute.NotFound"));
+    ec2.disable_vgw_route_propagation()
+        .gateway_id(&vgw)
+        .route_table_id(&rtb)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_vpn_connection_route()
+        .vpn_connection_id(&conn)
+        .destination_cidr_block("10.30.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_route_tables()
+        .route_table_ids(&rtb)
+        .send()
+        .await
+        .unwrap();
+    assert!(d.route_tables()[0].propagating_vgws().is_empty());
+    assert_eq!(
+        d.route_tables()[0].routes().len(),
+        1,
+        "only the local route"
+    );
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", VPC))
+        .send()
+        .await
+        .unwrap();
+    let sg = sgs.security_groups()[0].group_id().unwrap().to_string();
+    let perm = |port: i32| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("10.20.0.0/16")
+                    .description("peerctl aws-use1--gcp-usc1")
+                    .build(),
+            )
+            .build()
+    };
+    let out = ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm(443))
+        .ip_permissions(perm(5432))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.r#return(), Some(true));
+    assert_eq!(out.security_group_rules().len(), 2);
+    assert_eq!(
+        out.security_group_rules()[0].cidr_ipv4(),
+        Some("10.20.0.0/16")
+    );
+    let err = ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm(443))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidPermission.Duplicate"));
+    ec2.authorize_security_group_egress()
+        .group_id(&sg)
+        .ip_permissions(perm(443))
+        .send()
+        .await
+        .unwrap();
+
+    let d = ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
+    let g = &d.security_groups()[0];
+    let ingress: Vec<(Option<i32>, Option<&str>)> = g
+        .ip_permissions()
+        .iter()
+        .filter(|p| p.ip_protocol() == Some("tcp"))
+        .map(|p| (p.from_port(), p.ip_ranges()[0].cidr_ip()))
+        .collect();
+    assert_eq!(
+        ingress,
+        vec![
+            (Some(443), Some("10.20.0.0/16")),
+            (Some(5432), Some("10.20.0.0/16"))
+        ]
+    );
+    assert_eq!(g.ip_permissions_egress().len(), 2);
+
+    ec2.revoke_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm(5432))
+        .send()
+        .await
+        .unwrap();
+    let err = ec2
+        .revoke_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm(5432))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidPermission.NotFound"));
+    ec2.revoke_security_group_egress()
+        .group_id(&sg)
+        .ip_permissions(perm(443))
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
+    let g = &d.security_groups()[0];
+    assert_eq!(g.ip_permissions().len(), 2, "the self rule and tcp/443");
+    assert_eq!(g.ip_permissions_egress().len(), 1, "allow-all egress only");
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_are_created_deleted_and_filtered_on() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    let vgw = attached_vgw(&ec2).await;
+    ec2.create_tags()
+        .resources(&vgw)
+        .resources(VPC)
+        .tags(tag("peerctl:topology", "prod-mesh"))
+        .tags(tag("team", "net"))
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_vpn_gateways()
+        .filters(filter("tag:peerctl:topology", "prod-mesh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpn_gateways().len(), 1);
+    let d = ec2
+        .describe_vpcs()
+        .filters(filter("tag-key", "team"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.vpcs().len(), 1);
+    ec2.delete_tags()
+        .resources(&vgw)
+        .tags(Tag::builder().key("team").build())
+        .send()
+        .await
+        .unwrap();
+    let d = ec2
+        .describe_vpn_gateways()
+        .filters(filter("tag-key", "team"))
+        .send()
+        .await
+        .unwrap();
+    assert!(d.vpn_gateways().is_empty());
+    let d = ec2
+        .describe_vpn_gateways()
+        .vpn_gateway_ids(&vgw)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = d.vpn_gateways()[0]
+        .tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .collect();
+    assert_eq!(keys, vec!["Name", "peerctl:topology"]);
+    let err = ec2
+        .create_tags()
+        .resources("vgw-0000000000000dead")
+        .tags(tag("a", "b"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidVpnGatewayID.NotFound"));
+    let err = ec2
+        .describe_vpn_gateways()
+        .filters(filter("no-such-filter", "x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_throttling_is_retried_by_the_sdk_and_every_call_is_counted() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let ec2 = client(&url);
+    admin(
+        &url,
+        "POST",
+        "/_sandbox/faults",
+        r#"{"scripted":[{"cloud":"aws","operation":"CreateVpnGateway","kind":"throttle","count":1}]}"#,
+    )
+    .await;
+    let out = ec2
+        .create_vpn_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .send()
+        .await
+        .expect("the SDK retries RequestLimitExceeded");
+    assert!(out.vpn_gateway().is_some());
+    ec2.describe_vpn_gateways().send().await.unwrap();
+
+    // Without retries the injected server error reaches the caller with EC2's code.
+    admin(
+        &url,
+        "POST",
+        "/_sandbox/faults",
+        r#"{"scripted":[{"cloud":"aws","operation":"DescribeVpcs","kind":"server_error","count":1}]}"#,
+    )
+    .await;
+    let err = client_with(&url, RetryConfig::disabled())
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InternalError"));
+
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    let aws = &stats["clouds"]["aws"];
+    assert_eq!(aws["operations"]["CreateVpnGateway"], 1, "{stats}");
+    assert_eq!(aws["operations"]["DescribeVpnGateways"], 1, "{stats}");
+    assert_eq!(aws["mutating"], 1, "{stats}");
+    assert_eq!(aws["reads"], 1, "{stats}");
+    assert_eq!(aws["faults"], 2, "{stats}");
+    assert_eq!(stats["created_resources"], 1, "{stats}");
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_drives_the_sandbox() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let out = tokio::task::spawn_blocking(move || common::run_python("aws_client.py", &[&url]))
+        .await
+        .unwrap();
+    assert!(out.contains("aws_client: ok"), "{out}");
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_conform_to_botocore_ec2_model() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let out =
+        tokio::task::spawn_blocking(move || common::run_python("aws_conformance.py", &[&url]))
+            .await
+            .unwrap();
+    assert!(out.contains("aws_conformance: ok"), "{out}");
+    stop(sb).await;
+}
