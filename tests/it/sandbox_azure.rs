@@ -1,1 +1,890 @@
-//! (being written)
+//! The sandbox's Azure ARM front end driven by the real azure_mgmt_network SDK (every
+//! operation peerctl needs, LRO polling, error codes, throttling retries, counters), by the
+//! Python azure-mgmt-network client, and checked against the published ARM models.
+
+use crate::common;
+use azure_core::error::ErrorKind;
+use azure_core::{RetryOptions, StatusCode, TransportOptions};
+use azure_mgmt_network::package_2024_03::models::{
+    self, public_ip_address_sku,
+    security_rule_properties_format::Protocol,
+    virtual_network_gateway_properties_format::{GatewayType, VpnType},
+    virtual_network_gateway_sku,
+};
+use azure_mgmt_network::package_2024_03::Client;
+use futures::StreamExt;
+use peerctl::sandbox::latency::Latency;
+use peerctl::sandbox::SandboxConfig;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SUB: &str = "00000000-0000-0000-0000-000000000000";
+const RG: &str = "net-rg";
+const VNET: &str = "prod-vnet";
+
+#[derive(Debug)]
+struct FakeCred;
+
+#[async_trait::async_trait]
+impl azure_core::auth::TokenCredential for FakeCred {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+    ) -> azure_core::Result<azure_core::auth::AccessToken> {
+        Ok(azure_core::auth::AccessToken::new(
+            "fake-token",
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        ))
+    }
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        Ok(())
+    }
+}
+
+fn client_with(url: &str, retry: RetryOptions) -> Client {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .unwrap();
+    Client::builder(Arc::new(FakeCred))
+        .endpoint(azure_core::Url::parse(url).unwrap())
+        .retry(retry)
+        .transport(TransportOptions::new(Arc::new(http)))
+        .build()
+        .unwrap()
+}
+
+fn client(url: &str) -> Client {
+    client_with(url, RetryOptions::none())
+}
+
+fn id(kind: &str, name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/{kind}/{name}")
+}
+
+fn sub_ref(id: String) -> models::SubResource {
+    models::SubResource { id: Some(id) }
+}
+
+fn error_code(e: &azure_core::Error) -> (StatusCode, Option<String>) {
+    match e.kind() {
+        ErrorKind::HttpResponse { status, error_code } => (*status, error_code.clone()),
+        other => panic!("not an HTTP error: {other:?} ({e})"),
+    }
+}
+
+async fn admin(url: &str, method: &str, path: &str, body: Value) -> Value {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let req = match method {
+        "POST" => http
+            .post(format!("{url}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+        _ => http.get(format!("{url}{path}")),
+    };
+    json_of(req.send().await.unwrap()).await
+}
+
+async fn json_of(r: reqwest::Response) -> Value {
+    serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+}
+
+fn gateway_subnet(prefix: &str) -> models::Subnet {
+    let mut s = models::Subnet::new();
+    s.properties = Some(models::SubnetPropertiesFormat {
+        address_prefix: Some(prefix.into()),
+        ..Default::default()
+    });
+    s
+}
+
+fn standard_ip() -> models::PublicIpAddress {
+    let mut ip = models::PublicIpAddress::new();
+    ip.resource.location = Some("eastus".into());
+    ip.sku = Some(models::PublicIpAddressSku {
+        name: Some(public_ip_address_sku::Name::Standard),
+        tier: Some(public_ip_address_sku::Tier::Regional),
+    });
+    ip.properties = Some(Box::new(models::PublicIpAddressPropertiesFormat {
+        public_ip_allocation_method: Some(models::IpAllocationMethod::Static),
+        ..Default::default()
+    }));
+    ip
+}
+
+fn vpn_gateway(vnet: &str, ip: &str) -> models::VirtualNetworkGateway {
+    let props = models::VirtualNetworkGatewayPropertiesFormat {
+        ip_configurations: vec![models::VirtualNetworkGatewayIpConfiguration {
+            sub_resource: models::SubResource { id: None },
+            name: Some("default".into()),
+            etag: None,
+            properties: Some(
+                models::VirtualNetworkGatewayIpConfigurationPropertiesFormat {
+                    private_ip_allocation_method: Some(models::IpAllocationMethod::Dynamic),
+                    subnet: Some(sub_ref(format!(
+                        "{}/subnets/GatewaySubnet",
+                        id("virtualNetworks", vnet)
+                    ))),
+                    public_ip_address: Some(sub_ref(id("publicIPAddresses", ip))),
+                    ..Default::default()
+                },
+            ),
+        }],
+        gateway_type: Some(GatewayType::Vpn),
+        vpn_type: Some(VpnType::RouteBased),
+        enable_bgp: Some(false),
+        sku: Some(models::VirtualNetworkGatewaySku {
+            name: Some(virtual_network_gateway_sku::Name::VpnGw1),
+            tier: Some(virtual_network_gateway_sku::Tier::VpnGw1),
+            capacity: None,
+        }),
+        ..Default::default()
+    };
+    let mut g = models::VirtualNetworkGateway::new(props);
+    g.resource.location = Some("eastus".into());
+    g.resource.tags = Some(json!({"peerctl-topology": "prod-mesh"}));
+    g
+}
+
+fn local_gateway(ip: &str, prefixes: &[&str]) -> models::LocalNetworkGateway {
+    let mut l = models::LocalNetworkGateway::new(models::LocalNetworkGatewayPropertiesFormat {
+        local_network_address_space: Some(models::AddressSpace {
+            address_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        }),
+        gateway_ip_address: Some(ip.into()),
+        ..Default::default()
+    });
+    l.resource.location = Some("eastus".into());
+    l
+}
+
+fn connection(gateway: &str, lng: &str, psk: &str) -> models::VirtualNetworkGatewayConnection {
+    let mut gw = models::VirtualNetworkGateway::new(Default::default());
+    gw.resource.id = Some(id("virtualNetworkGateways", gateway));
+    let mut l = models::LocalNetworkGateway::new(Default::default());
+    l.resource.id = Some(id("localNetworkGateways", lng));
+    let mut props = models::VirtualNetworkGatewayConnectionPropertiesFormat::new(
+        gw,
+        models::VirtualNetworkGatewayConnectionType::IPsec,
+    );
+    props.local_network_gateway2 = Some(l);
+    props.shared_key = Some(psk.into());
+    props.connection_protocol = Some(models::ConnectionProtocol::IkEv2);
+    props.enable_bgp = Some(false);
+    let mut c = models::VirtualNetworkGatewayConnection::new(props);
+    c.resource.location = Some("eastus".into());
+    c
+}
+
+/// Builds GatewaySubnet, a Standard public IP and a VPN gateway in `vnet`; returns the IP.
+async fn build_gateway(az: &Client, vnet: &str, gw_subnet: &str, name: &str) -> String {
+    let s = az
+        .subnets_client()
+        .create_or_update(RG, vnet, "GatewaySubnet", gateway_subnet(gw_subnet), SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.properties.unwrap().provisioning_state,
+        Some(models::ProvisioningState::Succeeded)
+    );
+    let ip_name = format!("{name}-ip");
+    let ip = az
+        .public_ip_addresses_client()
+        .create_or_update(RG, &ip_name, standard_ip(), SUB)
+        .await
+        .unwrap();
+    let address = ip
+        .properties
+        .unwrap()
+        .ip_address
+        .expect("a Static IP has its address at once");
+    let g = az
+        .virtual_network_gateways_client()
+        .create_or_update(RG, name, vpn_gateway(vnet, &ip_name), SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        g.properties.provisioning_state,
+        Some(models::ProvisioningState::Succeeded)
+    );
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_vnet_has_its_prefixes_a_default_subnet_and_an_nsg_with_default_rules() {
+    let sb = common::start(common::triangle()).await;
+    let az = client(&sb.url());
+    let v = az
+        .virtual_networks_client()
+        .get(RG, VNET, SUB)
+        .await
+        .unwrap();
+    let props = v.properties.unwrap();
+    assert_eq!(
+        props.address_space.unwrap().address_prefixes,
+        vec!["10.30.0.0/16"]
+    );
+    assert_eq!(v.resource.tags.unwrap()["peerctl-network"], "az-eus");
+    let mut subnets = az.subnets_client().list(RG, VNET, SUB).into_stream();
+    let page = subnets.next().await.unwrap().unwrap();
+    let names: Vec<_> = page.value.iter().filter_map(|s| s.name.clone()).collect();
+    assert_eq!(
+        names,
+        vec!["default"],
+        "no GatewaySubnet until peerctl creates it"
+    );
+    let default = page.value[0].properties.clone().unwrap();
+    assert_eq!(default.address_prefix.as_deref(), Some("10.30.0.0/24"));
+    assert_eq!(
+        default.network_security_group.unwrap().resource.id,
+        Some(id("networkSecurityGroups", "prod-vnet-nsg"))
+    );
+    let nsg = az
+        .network_security_groups_client()
+        .get(RG, "prod-vnet-nsg", SUB)
+        .await
+        .unwrap();
+    let rules: Vec<(String, i32)> = nsg
+        .properties
+        .unwrap()
+        .default_security_rules
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone().unwrap(),
+                r.properties.as_ref().unwrap().priority,
+            )
+        })
+        .collect();
+    assert!(rules.contains(&("AllowVnetInBound".into(), 65000)));
+    assert!(rules.contains(&("AllowAzureLoadBalancerInBound".into(), 65001)));
+    assert!(rules.contains(&("DenyAllInBound".into(), 65500)));
+    assert_eq!(rules.len(), 6);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_connection_and_shared_key_round_trip_through_lro_polling() {
+    let sb = common::start(common::triangle()).await;
+    let az = client(&sb.url());
+    let ip = build_gateway(&az, VNET, "10.30.255.0/27", "gw").await;
+    assert!(
+        ip.starts_with("198.19."),
+        "Azure public IPs come from 198.19.0.0/17: {ip}"
+    );
+    az.local_network_gateways_client()
+        .create_or_update(
+            RG,
+            "to-aws",
+            local_gateway("198.18.0.10", &["10.10.0.0/16"]),
+            SUB,
+        )
+        .await
+        .unwrap();
+    let c = az
+        .virtual_network_gateway_connections_client()
+        .create_or_update(
+            RG,
+            "to-aws",
+            connection("gw", "to-aws", "Abcdefgh12345678"),
+            SUB,
+        )
+        .await
+        .unwrap();
+    let p = c.properties;
+    assert_eq!(
+        p.connection_protocol,
+        Some(models::ConnectionProtocol::IkEv2)
+    );
+    assert_eq!(
+        p.shared_key, None,
+        "the key is write-only on the connection"
+    );
+    // Nobody answers at 198.18.0.10: IKE keeps trying.
+    assert_eq!(
+        p.connection_status,
+        Some(models::VirtualNetworkGatewayConnectionStatus::Connecting)
+    );
+    assert_eq!(p.tunnel_connection_status.len(), 1);
+    let conns = az.virtual_network_gateway_connections_client();
+    let k = conns.get_shared_key(RG, "to-aws", SUB).await.unwrap();
+    assert_eq!(k.value, "Abcdefgh12345678");
+    conns
+        .set_shared_key(
+            RG,
+            "to-aws",
+            models::ConnectionSharedKey {
+                sub_resource: models::SubResource { id: None },
+                value: "Zyxwvuts87654321".into(),
+            },
+            SUB,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        conns.get_shared_key(RG, "to-aws", SUB).await.unwrap().value,
+        "Zyxwvuts87654321"
+    );
+
+    let gws = az.virtual_network_gateways_client();
+    let g = gws.get(RG, "gw", SUB).await.unwrap();
+    let bgp = g.properties.bgp_settings.unwrap();
+    assert_eq!(bgp.asn, Some(65515));
+    assert_eq!(bgp.bgp_peering_address.as_deref(), Some("10.30.255.30"));
+    // Static routing: no BGP peers; the gateway knows its VNet's prefix.
+    let peers = gws.get_bgp_peer_status(RG, "gw", SUB).await.unwrap();
+    assert!(peers.value.is_empty());
+    let routes = gws.get_learned_routes(RG, "gw", SUB).await.unwrap();
+    assert!(routes
+        .value
+        .iter()
+        .any(|r| r.network.as_deref() == Some("10.30.0.0/16")
+            && r.origin.as_deref() == Some("Network")));
+    let adv = gws
+        .get_advertised_routes(RG, "gw", "198.18.0.10", SUB)
+        .await
+        .unwrap();
+    assert_eq!(adv.value.len(), 1);
+
+    let mut list = gws.list(RG, SUB).into_stream();
+    let names: Vec<_> = list
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .iter()
+        .filter_map(|g| g.resource.name.clone())
+        .collect();
+    assert_eq!(names, vec!["gw"]);
+
+    // Delete: 202 + Location, then 404 on the resource; deleting again is 204.
+    let r = conns.delete(RG, "to-aws", SUB).send().await.unwrap();
+    assert_eq!(r.as_raw_response().status(), StatusCode::Accepted);
+    let location = r
+        .as_raw_response()
+        .headers()
+        .get_optional_str(&azure_core::headers::LOCATION)
+        .map(String::from);
+    assert!(location.unwrap().starts_with(&sb.url()));
+    let e = conns.get(RG, "to-aws", SUB).await.unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+    let r = conns.delete(RG, "to-aws", SUB).send().await.unwrap();
+    assert_eq!(r.as_raw_response().status(), StatusCode::NoContent);
+
+    let stats = admin(&sb.url(), "GET", "/_sandbox/stats", Value::Null).await;
+    let ops = &stats["clouds"]["azure"]["operations"];
+    assert_eq!(ops["VirtualNetworkGateways_CreateOrUpdate"], 1);
+    assert_eq!(ops["VirtualNetworkGatewayConnections_SetSharedKey"], 1);
+    assert_eq!(ops["VirtualNetworkGatewayConnections_Delete"], 2);
+    assert!(
+        ops["AzureAsyncOperation_Get"].as_u64().unwrap() >= 5,
+        "{ops}"
+    );
+    // GatewaySubnet, public IP, gateway, local network gateway (the connection is gone).
+    assert_eq!(stats["created_resources"], 4);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_errors_reach_the_sdk_with_their_codes() {
+    let sb = common::start(common::triangle()).await;
+    let az = client(&sb.url());
+    let e = az
+        .virtual_network_gateways_client()
+        .get(RG, "nope", SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+    let e = az
+        .subnets_client()
+        .get(RG, VNET, "nope", SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (StatusCode::NotFound, Some("NotFound".into()))
+    );
+    // A gateway on a subnet not named GatewaySubnet is refused.
+    az.public_ip_addresses_client()
+        .create_or_update(RG, "gw-ip", standard_ip(), SUB)
+        .await
+        .unwrap();
+    let mut g = vpn_gateway(VNET, "gw-ip");
+    g.properties.ip_configurations[0]
+        .properties
+        .as_mut()
+        .unwrap()
+        .subnet = Some(sub_ref(format!(
+        "{}/subnets/default",
+        id("virtualNetworks", VNET)
+    )));
+    let e = az
+        .virtual_network_gateways_client()
+        .create_or_update(RG, "gw", g, SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (StatusCode::BadRequest, Some("InvalidGatewaySubnet".into()))
+    );
+    // A subnet outside the VNet.
+    let e = az
+        .subnets_client()
+        .create_or_update(
+            RG,
+            VNET,
+            "GatewaySubnet",
+            gateway_subnet("10.99.0.0/27"),
+            SUB,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::BadRequest,
+            Some("NetcfgSubnetRangeOutsideVnet".into())
+        )
+    );
+    // A security rule outside 100-4096.
+    let mut rule = models::SecurityRule::new();
+    let mut p = models::SecurityRulePropertiesFormat::new(
+        Protocol::Tcp,
+        models::SecurityRuleAccess::Allow,
+        50,
+        models::SecurityRuleDirection::Inbound,
+    );
+    p.source_port_range = Some("*".into());
+    p.destination_port_range = Some("443".into());
+    p.source_address_prefix = Some("10.10.0.0/16".into());
+    p.destination_address_prefix = Some("*".into());
+    rule.properties = Some(p);
+    let e = az
+        .security_rules_client()
+        .create_or_update(RG, "prod-vnet-nsg", "r", rule, SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::BadRequest,
+            Some("SecurityRuleInvalidPriority".into())
+        )
+    );
+    // api-version: missing and too old, as ARM words it.
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let vnet_url = format!("{}{}", sb.url(), id("virtualNetworks", VNET));
+    for (query, code) in [
+        ("", "MissingApiVersionParameter"),
+        ("?api-version=2023-11-01", "InvalidApiVersionParameter"),
+    ] {
+        let r = http.get(format!("{vnet_url}{query}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        assert_eq!(r.headers()["x-ms-error-code"], code);
+        let body = json_of(r).await;
+        assert_eq!(body["error"]["code"], code);
+    }
+    let r = http
+        .get(format!("{vnet_url}?api-version=2026-03-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "newer api-versions are served");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried_by_the_sdk_and_counted() {
+    let sb = common::start(common::triangle()).await;
+    admin(
+        &sb.url(),
+        "POST",
+        "/_sandbox/faults",
+        json!({"scripted": [
+            {"cloud": "azure", "operation": "VirtualNetworks_Get", "kind": "throttle", "count": 1},
+        ]}),
+    )
+    .await;
+    // Without retries the throttling surfaces with ARM's code.
+    let e = client(&sb.url())
+        .virtual_networks_client()
+        .get(RG, VNET, SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::TooManyRequests,
+            Some("SubscriptionRequestsThrottled".into())
+        )
+    );
+    admin(&sb.url(), "POST", "/_sandbox/faults", json!({"scripted": [
+        {"cloud": "azure", "operation": "VirtualNetworks_Get", "kind": "throttle", "count": 1},
+        {"cloud": "azure", "operation": "NetworkSecurityGroups_Get", "kind": "server_error", "count": 1},
+    ]})).await;
+    let az = client_with(
+        &sb.url(),
+        RetryOptions::fixed(
+            azure_core::FixedRetryOptions::default()
+                .delay(Duration::from_millis(10))
+                .max_retries(3u32),
+        ),
+    );
+    az.virtual_networks_client()
+        .get(RG, VNET, SUB)
+        .await
+        .unwrap();
+    az.network_security_groups_client()
+        .get(RG, "prod-vnet-nsg", SUB)
+        .await
+        .unwrap();
+    let stats = admin(&sb.url(), "GET", "/_sandbox/stats", Value::Null).await;
+    let azure = &stats["clouds"]["azure"];
+    assert_eq!(azure["faults"], 3);
+    assert_eq!(azure["operations"]["VirtualNetworks_Get"], 1);
+    assert_eq!(azure["operations"]["NetworkSecurityGroups_Get"], 1);
+    assert_eq!(azure["mutating"], 0);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioning_gateway_is_updating_and_refuses_connections_until_built() {
+    // Real time: the gateway takes 35 minutes; the test moves the sandbox clock instead.
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let az = client(&sb.url());
+    az.subnets_client()
+        .create_or_update(
+            RG,
+            VNET,
+            "GatewaySubnet",
+            gateway_subnet("10.30.255.0/27"),
+            SUB,
+        )
+        .send()
+        .await
+        .unwrap();
+    az.public_ip_addresses_client()
+        .create_or_update(RG, "gw-ip", standard_ip(), SUB)
+        .send()
+        .await
+        .unwrap();
+    sb.sandbox.advance_clock(60_000);
+    let r = az
+        .virtual_network_gateways_client()
+        .create_or_update(RG, "gw", vpn_gateway(VNET, "gw-ip"), SUB)
+        .send()
+        .await
+        .unwrap();
+    let raw = r.as_raw_response();
+    assert_eq!(raw.status(), StatusCode::Created);
+    let async_op = raw
+        .headers()
+        .get_optional_str(&azure_core::headers::HeaderName::from_static(
+            "azure-asyncoperation",
+        ))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        raw.headers()
+            .get_optional_str(&azure_core::headers::RETRY_AFTER),
+        Some("10")
+    );
+    let g: models::VirtualNetworkGateway = r.into_body().await.unwrap();
+    assert_eq!(
+        g.properties.provisioning_state,
+        Some(models::ProvisioningState::Updating)
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let status = json_of(http.get(&async_op).send().await.unwrap()).await;
+    assert_eq!(status["status"], "InProgress");
+
+    az.local_network_gateways_client()
+        .create_or_update(
+            RG,
+            "to-gcp",
+            local_gateway("198.18.128.5", &["10.20.0.0/16"]),
+            SUB,
+        )
+        .send()
+        .await
+        .unwrap();
+    let e = az
+        .virtual_network_gateway_connections_client()
+        .create_or_update(
+            RG,
+            "to-gcp",
+            connection("gw", "to-gcp", "Abcdefgh12345678"),
+            SUB,
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::Conflict,
+            Some("AnotherOperationInProgress".into())
+        )
+    );
+
+    sb.sandbox.advance_clock(35 * 60_000);
+    let status = json_of(http.get(&async_op).send().await.unwrap()).await;
+    assert_eq!(status["status"], "Succeeded");
+    let g = az
+        .virtual_network_gateways_client()
+        .get(RG, "gw", SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        g.properties.provisioning_state,
+        Some(models::ProvisioningState::Succeeded)
+    );
+    let r = az
+        .virtual_network_gateway_connections_client()
+        .create_or_update(
+            RG,
+            "to-gcp",
+            connection("gw", "to-gcp", "Abcdefgh12345678"),
+            SUB,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.as_raw_response().status(), StatusCode::Created);
+    // The connection now keeps the gateway busy: a second gateway write collides.
+    let e = az
+        .virtual_network_gateways_client()
+        .create_or_update(RG, "gw", vpn_gateway(VNET, "gw-ip"), SUB)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::Conflict,
+            Some("AnotherOperationInProgress".into())
+        )
+    );
+    let c = az
+        .virtual_network_gateway_connections_client()
+        .get(RG, "to-gcp", SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.properties.connection_status,
+        Some(models::VirtualNetworkGatewayConnectionStatus::Unknown)
+    );
+    sb.stop().await;
+}
+
+/// Two Azure VNets connected to each other over IPsec (site-to-site through local network
+/// gateways): matching keys come up, learned routes and reachability follow; a wrong key
+/// stays NotConnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_vnets_connect_when_keys_match_and_disconnect_on_a_key_mismatch() {
+    let mut topo = common::triangle();
+    topo.networks.push(common::azure_net(
+        "az-weu",
+        "edge-vnet",
+        "10.40.0.0/16",
+        "10.40.255.0/27",
+    ));
+    let sb = common::start(topo).await;
+    let az = client(&sb.url());
+    let ip1 = build_gateway(&az, VNET, "10.30.255.0/27", "gw1").await;
+    let ip2 = build_gateway(&az, "edge-vnet", "10.40.255.0/27", "gw2").await;
+    let lngs = az.local_network_gateways_client();
+    lngs.create_or_update(RG, "to-edge", local_gateway(&ip2, &["10.40.0.0/16"]), SUB)
+        .await
+        .unwrap();
+    lngs.create_or_update(RG, "to-prod", local_gateway(&ip1, &["10.30.0.0/16"]), SUB)
+        .await
+        .unwrap();
+    let conns = az.virtual_network_gateway_connections_client();
+    conns
+        .create_or_update(
+            RG,
+            "prod-edge",
+            connection("gw1", "to-edge", "Abcdefgh12345678"),
+            SUB,
+        )
+        .await
+        .unwrap();
+    conns
+        .create_or_update(
+            RG,
+            "edge-prod",
+            connection("gw2", "to-prod", "Abcdefgh12345678"),
+            SUB,
+        )
+        .await
+        .unwrap();
+    let c = conns.get(RG, "prod-edge", SUB).await.unwrap();
+    assert_eq!(
+        c.properties.connection_status,
+        Some(models::VirtualNetworkGatewayConnectionStatus::Connected)
+    );
+    let routes = az
+        .virtual_network_gateways_client()
+        .get_learned_routes(RG, "gw1", SUB)
+        .await
+        .unwrap();
+    assert!(
+        routes
+            .value
+            .iter()
+            .any(|r| r.network.as_deref() == Some("10.40.0.0/16")
+                && r.next_hop.as_deref() == Some(ip2.as_str())),
+        "{:?}",
+        routes.value
+    );
+    let reach = admin(
+        &sb.url(),
+        "GET",
+        "/_sandbox/reach?from=az-eus&to=az-weu&proto=tcp&port=443",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(reach["reachable"], true, "{reach}");
+
+    conns
+        .set_shared_key(
+            RG,
+            "edge-prod",
+            models::ConnectionSharedKey {
+                sub_resource: models::SubResource { id: None },
+                value: "Wrongkey12345678".into(),
+            },
+            SUB,
+        )
+        .await
+        .unwrap();
+    let c = conns.get(RG, "prod-edge", SUB).await.unwrap();
+    assert_eq!(
+        c.properties.connection_status,
+        Some(models::VirtualNetworkGatewayConnectionStatus::NotConnected)
+    );
+    let routes = az
+        .virtual_network_gateways_client()
+        .get_learned_routes(RG, "gw1", SUB)
+        .await
+        .unwrap();
+    assert!(!routes
+        .value
+        .iter()
+        .any(|r| r.network.as_deref() == Some("10.40.0.0/16")));
+    let reach = admin(
+        &sb.url(),
+        "GET",
+        "/_sandbox/reach?from=az-eus&to=az-weu&proto=tcp&port=443",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(reach["reachable"], false, "{reach}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nsg_rules_and_routes_are_created_listed_and_deleted() {
+    let sb = common::start(common::triangle()).await;
+    let az = client(&sb.url());
+    let mut rule = models::SecurityRule::new();
+    let mut p = models::SecurityRulePropertiesFormat::new(
+        Protocol::Tcp,
+        models::SecurityRuleAccess::Allow,
+        1000,
+        models::SecurityRuleDirection::Inbound,
+    );
+    p.source_port_range = Some("*".into());
+    p.destination_port_ranges = vec!["443".into(), "5432".into()];
+    p.source_address_prefixes = vec!["10.10.0.0/16".into()];
+    p.destination_address_prefix = Some("VirtualNetwork".into());
+    rule.properties = Some(p);
+    let rules = az.security_rules_client();
+    let r = rules
+        .create_or_update(RG, "prod-vnet-nsg", "allow-aws", rule, SUB)
+        .await
+        .unwrap();
+    let rp = r.properties.unwrap();
+    assert_eq!(rp.destination_port_ranges, vec!["443", "5432"]);
+    assert_eq!(rp.priority, 1000);
+    let mut page = rules.list(RG, "prod-vnet-nsg", SUB).into_stream();
+    assert_eq!(page.next().await.unwrap().unwrap().value.len(), 1);
+    let d = az
+        .default_security_rules_client()
+        .get(RG, "prod-vnet-nsg", "DenyAllInBound", SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        d.properties.unwrap().access,
+        models::SecurityRuleAccess::Deny
+    );
+    let r = rules
+        .delete(RG, "prod-vnet-nsg", "allow-aws", SUB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.as_raw_response().status(), StatusCode::Accepted);
+    let e = rules
+        .get(RG, "prod-vnet-nsg", "allow-aws", SUB)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (StatusCode::NotFound, Some("NotFound".into()))
+    );
+
+    let mut rt = models::RouteTable::new();
+    rt.resource.location = Some("eastus".into());
+    az.route_tables_client()
+        .create_or_update(RG, "rt", rt, SUB)
+        .await
+        .unwrap();
+    let mut route = models::Route::new();
+    route.properties = Some(models::RoutePropertiesFormat {
+        address_prefix: Some("10.10.0.0/16".into()),
+        ..models::RoutePropertiesFormat::new(models::RouteNextHopType::VirtualNetworkGateway)
+    });
+    az.routes_client()
+        .create_or_update(RG, "rt", "to-aws", route, SUB)
+        .await
+        .unwrap();
+    let t = az.route_tables_client().get(RG, "rt", SUB).await.unwrap();
+    let routes = t.properties.unwrap().routes;
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        routes[0].properties.as_ref().unwrap().next_hop_type,
+        models::RouteNextHopType::VirtualNetworkGateway
+    );
+    az.routes_client()
+        .delete(RG, "rt", "to-aws", SUB)
+        .send()
+        .await
+        .unwrap();
+    let r = az
+        .route_tables_client()
+        .delete(RG, "rt", SUB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.as_raw_response().status(), StatusCode::Accepted);
+    let stats = admin(&sb.url(), "GET", "/_sandbox/stats", Value::Null).await;
+    assert_eq!(stats["created_resources"], 0);
+    sb.stop().await;
+}

@@ -1,60 +1,190 @@
-//! The Azure front end of the sandbox (stub: replaced by the full emulator).
+//! The Azure front end of the sandbox: Azure Resource Manager's Microsoft.Network API
+//! (VNets, subnets, public IPs, VPN gateways, local network gateways, connections, NSGs, route
+//! tables) as azure_mgmt_network and the other Azure SDKs speak it, over the shared world.
+//!
+//! `arm` holds the wire conventions, `model` the persisted resources, `ops` the operations,
+//! `render` the JSON, `physics` the bridge to the network model (`net`).
+
+pub mod arm;
+pub mod model;
+mod ops;
+pub mod physics;
+mod render;
 
 use crate::sandbox::http::{Request, Response};
-use crate::sandbox::net::{
-    CloudModel, Flow, FwDecision, NetInfo, NetState, RouteDecision, TunnelEnd,
-};
 use crate::sandbox::world::{Ctx, World};
 use crate::sandbox::{FaultKind, OpInfo};
-use crate::topology::Network;
+use crate::topology::{Location, Network};
+use ipnet::Ipv4Net;
+use model::*;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::collections::BTreeMap;
 
-/// Every Azure resource in the sandbox.
+/// Every Azure resource in the sandbox. Maps are keyed by lower-cased ARM id.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct AzureCloud {}
+pub struct AzureCloud {
+    pub vnets: BTreeMap<String, Vnet>,
+    pub public_ips: BTreeMap<String, PublicIp>,
+    pub gateways: BTreeMap<String, Gateway>,
+    pub local_gateways: BTreeMap<String, LocalGateway>,
+    pub connections: BTreeMap<String, Connection>,
+    pub nsgs: BTreeMap<String, Nsg>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    /// Long-running operations, by id.
+    pub operations: BTreeMap<String, AsyncOp>,
+}
 
-/// Names the operation a request asks for; `None` when it is not a Azure request this front end knows.
-pub fn identify(_req: &Request) -> Option<OpInfo> {
-    None
+impl AzureCloud {
+    /// Drops what finished deleting by `now`.
+    fn purge(&mut self, now: u64) {
+        fn keep<T>(m: &mut BTreeMap<String, T>, now: u64, meta: impl Fn(&T) -> &Meta) {
+            m.retain(|_, x| meta(x).exists(now));
+        }
+        keep(&mut self.vnets, now, |x| &x.meta);
+        for v in self.vnets.values_mut() {
+            keep(&mut v.subnets, now, |x| &x.meta);
+        }
+        keep(&mut self.public_ips, now, |x| &x.meta);
+        keep(&mut self.gateways, now, |x| &x.meta);
+        keep(&mut self.local_gateways, now, |x| &x.meta);
+        keep(&mut self.connections, now, |x| &x.meta);
+        keep(&mut self.nsgs, now, |x| &x.meta);
+        for n in self.nsgs.values_mut() {
+            keep(&mut n.rules, now, |x| &x.meta);
+        }
+        keep(&mut self.route_tables, now, |x| &x.meta);
+        for t in self.route_tables.values_mut() {
+            keep(&mut t.routes, now, |x| &x.meta);
+        }
+    }
+}
+
+/// Names the operation a request asks for (the REST spec's operationId, e.g.
+/// `VirtualNetworkGateways_CreateOrUpdate`); `None` when this front end does not serve it.
+pub fn identify(req: &Request) -> Option<OpInfo> {
+    let path = arm::parse_path(&req.path)?;
+    arm::operation(&req.method, &path).map(|(name, mutating)| OpInfo { name, mutating })
 }
 
 /// Handles one request.
-pub fn handle(_world: &mut World, _ctx: &Ctx, _req: &Request) -> Response {
-    Response::new(501, "text/plain", "not implemented")
+pub fn handle(world: &mut World, ctx: &Ctx, req: &Request) -> Response {
+    world.azure.purge(ctx.now_ms);
+    let Some(path) = arm::parse_path(&req.path) else {
+        return arm::error(
+            404,
+            "InvalidResourceType",
+            format!("The sandbox serves no Azure resource at {}.", req.path),
+        );
+    };
+    let Some((op, _)) = arm::operation(&req.method, &path) else {
+        return arm::error(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "The requested method {} is not allowed on {}.",
+                req.method, req.path
+            ),
+        );
+    };
+    let api = match arm::check_api_version(req) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let mut call = ops::Call {
+        world,
+        ctx,
+        req,
+        api,
+    };
+    ops::dispatch(&mut call, &op, &path)
 }
 
-/// The error response for an injected fault, in this cloud's format.
-pub fn fault_response(_kind: FaultKind, _req: &Request) -> Response {
-    Response::new(500, "text/plain", "fault")
-}
-
-/// Seeds one topology network (and its default route tables, firewalls, subnets).
-pub fn seed(_world: &mut World, _net: &Network) {}
-
-impl CloudModel for AzureCloud {
-    fn tunnel_ends(&self, _now_ms: u64) -> Vec<TunnelEnd> {
-        Vec::new()
-    }
-    fn networks(&self) -> Vec<NetInfo> {
-        Vec::new()
-    }
-    fn route(&self, _network: &str, _dst: Ipv4Addr, _net: &NetState) -> RouteDecision {
-        RouteDecision::NoRoute {
-            table: String::new(),
-        }
-    }
-    fn ingress(&self, _network: &str, _src: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn egress(&self, _network: &str, _dst: Ipv4Addr, _flow: Flow) -> FwDecision {
-        FwDecision::Deny {
-            rule: String::new(),
-        }
-    }
-    fn created_resources(&self) -> usize {
-        0
+/// The error response for an injected fault, in ARM's format: throttling is 429
+/// `SubscriptionRequestsThrottled` with `Retry-After`, a server error 500
+/// `InternalServerError`. azure_core retries both.
+pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
+    match kind {
+        FaultKind::Throttle => arm::error(
+            429,
+            "SubscriptionRequestsThrottled",
+            "Number of requests for subscription exceeded the limit. Please try again after 1 second.",
+        )
+        .with_header("Retry-After", "1"),
+        FaultKind::ServerError => arm::error(
+            500,
+            "InternalServerError",
+            "An error occurred while processing the request. Please retry.",
+        ),
     }
 }
+
+/// The tag that names a seeded resource's topology network.
+pub const NETWORK_TAG: &str = "peerctl-network";
+
+/// The workload subnet of a seeded VNet: the first /24 (or the whole prefix, when smaller)
+/// of the VNet's prefixes that does not overlap the gateway subnet.
+fn default_subnet(cidrs: &[Ipv4Net], gateway_subnet: Ipv4Net) -> Option<Ipv4Net> {
+    cidrs.iter().find_map(|c| {
+        let len = c.prefix_len().max(24);
+        c.subnets(len).ok()?.find(|s| {
+            !(s.contains(&gateway_subnet.network()) || gateway_subnet.contains(&s.network()))
+        })
+    })
+}
+
+/// Seeds one topology network: the VNet with its prefixes, a `default` subnet and an NSG
+/// `<vnet>-nsg` (default rules only) on it. No GatewaySubnet: peerctl creates it.
+pub fn seed(world: &mut World, net: &Network) {
+    let Location::Azure(z) = &net.location else {
+        return;
+    };
+    let rg_id = |kind: arm::Kind, name: &str| {
+        arm::resource_id(&z.subscription, &z.resource_group, kind, name)
+    };
+    let tags: BTreeMap<String, String> = [(NETWORK_TAG.to_string(), net.name.clone())].into();
+    let mut meta = |id: String, name: &str, location: &str, tags: BTreeMap<String, String>| Meta {
+        id,
+        name: name.to_string(),
+        location: location.to_string(),
+        tags,
+        etag: arm::guid(&mut world.ids),
+        guid: arm::guid(&mut world.ids),
+        seeded: true,
+        ..Meta::default()
+    };
+    let nsg_name = format!("{}-nsg", z.vnet);
+    let nsg_id = rg_id(arm::Kind::NetworkSecurityGroups, &nsg_name);
+    let nsg = Nsg {
+        meta: meta(nsg_id.clone(), &nsg_name, &z.location, tags.clone()),
+        rules: BTreeMap::new(),
+    };
+    let vnet_id = rg_id(arm::Kind::VirtualNetworks, &z.vnet);
+    let mut subnets = BTreeMap::new();
+    if let Some(prefix) = default_subnet(&net.cidrs, z.gateway_subnet) {
+        subnets.insert(
+            "default".to_string(),
+            Subnet {
+                meta: meta(
+                    format!("{vnet_id}/subnets/default"),
+                    "default",
+                    "",
+                    BTreeMap::new(),
+                ),
+                prefix,
+                nsg: Some(nsg_id.clone()),
+                route_table: None,
+            },
+        );
+    }
+    let vnet = Vnet {
+        meta: meta(vnet_id.clone(), &z.vnet, &z.location, tags),
+        prefixes: net.cidrs.clone(),
+        subnets,
+        topology_name: Some(net.name.clone()),
+    };
+    world.azure.nsgs.insert(arm::key(&nsg_id), nsg);
+    world.azure.vnets.insert(arm::key(&vnet_id), vnet);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,484 @@
+//! Unit tests of the Azure front end, driven through `handle` with hand-made requests and a
+//! hand-made physics verdict where the network model matters.
+
+use super::*;
+use crate::cloud::Cloud;
+use crate::sandbox::latency::Latency;
+use crate::sandbox::net::{
+    CloudModel, EndId, EndStatus, Flow, FwDecision, NetState, Proto, RouteDecision,
+};
+use crate::topology::{AzureNetwork, Span};
+use serde_json::{json, Value};
+
+const RG: &str = "/subscriptions/sub1/resourceGroups/net-rg/providers/Microsoft.Network";
+const API: &str = "2024-03-01";
+
+fn world() -> World {
+    let mut w = World::default();
+    seed(
+        &mut w,
+        &Network {
+            name: "az-eus".into(),
+            cloud: Cloud::Azure,
+            cidrs: vec!["10.30.0.0/16".parse().unwrap()],
+            asn: None,
+            location: Location::Azure(AzureNetwork {
+                subscription: "sub1".into(),
+                resource_group: "net-rg".into(),
+                location: "eastus".into(),
+                vnet: "prod-vnet".into(),
+                gateway_subnet: "10.30.255.0/27".parse().unwrap(),
+                gateway_sku: "VpnGw1".into(),
+                network_security_groups: None,
+            }),
+            span: Span::default(),
+        },
+    );
+    w
+}
+
+fn call(
+    w: &mut World,
+    now: u64,
+    scale: f64,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let latency = Latency { scale };
+    let ctx = Ctx::new(now, &latency, "http://sandbox");
+    let req = Request {
+        method: method.into(),
+        path: format!("{RG}{path}"),
+        query: vec![("api-version".into(), API.into())],
+        body: if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).unwrap()
+        },
+        base_url: "http://sandbox".into(),
+        ..Request::default()
+    };
+    let r = handle(w, &ctx, &req);
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, v)
+}
+
+fn put(w: &mut World, path: &str, body: Value) -> Value {
+    let (s, v) = call(w, 1_000, 0.0, "PUT", path, body);
+    assert!(s == 200 || s == 201, "PUT {path}: {s} {v}");
+    v
+}
+
+fn gateway_setup(w: &mut World) {
+    put(
+        w,
+        "/virtualNetworks/prod-vnet/subnets/GatewaySubnet",
+        json!({"properties": {"addressPrefix": "10.30.255.0/27"}}),
+    );
+    put(
+        w,
+        "/publicIPAddresses/gw-ip",
+        json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}),
+    );
+    put(
+        w,
+        "/virtualNetworkGateways/gw",
+        json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "vpnType": "RouteBased", "sku": {"name": "VpnGw1", "tier": "VpnGw1"},
+        "ipConfigurations": [{"name": "default", "properties": {
+            "subnet": {"id": format!("{RG}/virtualNetworks/prod-vnet/subnets/GatewaySubnet")},
+            "publicIPAddress": {"id": format!("{RG}/publicIPAddresses/gw-ip")}}}]}}),
+    );
+    put(
+        w,
+        "/localNetworkGateways/to-aws",
+        json!({"location": "eastus", "properties": {
+        "gatewayIpAddress": "198.18.0.10", "localNetworkAddressSpace": {"addressPrefixes": ["10.10.0.0/16"]}}}),
+    );
+    put(
+        w,
+        "/connections/to-aws",
+        json!({"location": "eastus", "properties": {
+        "connectionType": "IPsec", "connectionProtocol": "IKEv2", "sharedKey": "Abcdefgh12345678",
+        "virtualNetworkGateway1": {"id": format!("{RG}/virtualNetworkGateways/gw"), "properties": {}},
+        "localNetworkGateway2": {"id": format!("{RG}/localNetworkGateways/to-aws"), "properties": {}}}}),
+    );
+}
+
+fn conn_end() -> EndId {
+    EndId {
+        cloud: Cloud::Azure,
+        resource: format!("{RG}/connections/to-aws"),
+        tunnel: 0,
+    }
+}
+
+fn net_with(up: bool) -> NetState {
+    let mut n = NetState::default();
+    n.ends.insert(
+        conn_end(),
+        EndStatus {
+            up,
+            reason: if up {
+                None
+            } else {
+                Some(crate::sandbox::net::DownReason::PskMismatch)
+            },
+            since_ms: 0,
+            peer: None,
+            peer_network: None,
+            bgp: None,
+        },
+    );
+    n
+}
+
+const VNET_KEY: &str = "azure:/subscriptions/sub1/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/prod-vnet";
+
+#[test]
+fn seeding_creates_vnet_default_subnet_and_nsg_but_no_gateway_subnet() {
+    let mut w = world();
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "GET",
+        "/virtualNetworks/prod-vnet",
+        Value::Null,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["properties"]["addressSpace"]["addressPrefixes"],
+        json!(["10.30.0.0/16"])
+    );
+    let subnets = v["properties"]["subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 1);
+    assert_eq!(subnets[0]["name"], "default");
+    assert_eq!(subnets[0]["properties"]["addressPrefix"], "10.30.0.0/24");
+    assert!(subnets[0]["properties"]["networkSecurityGroup"]["id"]
+        .as_str()
+        .unwrap()
+        .ends_with("/networkSecurityGroups/prod-vnet-nsg"));
+    assert_eq!(v["tags"][NETWORK_TAG], "az-eus");
+    assert_eq!(w.azure.created_resources(), 0);
+}
+
+#[test]
+fn default_subnet_skips_a_gateway_subnet_in_the_first_slash_24() {
+    let cidrs = vec!["10.1.0.0/16".parse().unwrap()];
+    assert_eq!(
+        default_subnet(&cidrs, "10.1.0.0/27".parse().unwrap()),
+        Some("10.1.1.0/24".parse().unwrap())
+    );
+    let small = vec!["10.2.0.0/26".parse().unwrap()];
+    assert_eq!(
+        default_subnet(&small, "10.9.0.0/27".parse().unwrap()),
+        Some("10.2.0.0/26".parse().unwrap())
+    );
+}
+
+#[test]
+fn gateway_needs_a_subnet_named_gateway_subnet() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/publicIPAddresses/gw-ip",
+        json!({"location": "eastus", "sku": {"name": "Standard"}}),
+    );
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "PUT",
+        "/virtualNetworkGateways/gw",
+        json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "sku": {"name": "VpnGw1"},
+        "ipConfigurations": [{"name": "default", "properties": {
+            "subnet": {"id": format!("{RG}/virtualNetworks/prod-vnet/subnets/default")},
+            "publicIPAddress": {"id": format!("{RG}/publicIPAddresses/gw-ip")}}}]}}),
+    );
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["code"], "InvalidGatewaySubnet");
+}
+
+#[test]
+fn a_write_to_a_provisioning_gateway_is_another_operation_in_progress() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/virtualNetworks/prod-vnet/subnets/GatewaySubnet",
+        json!({"properties": {"addressPrefix": "10.30.255.0/27"}}),
+    );
+    put(
+        &mut w,
+        "/publicIPAddresses/gw-ip",
+        json!({"location": "eastus", "sku": {"name": "Standard"}}),
+    );
+    let gw = json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "sku": {"name": "VpnGw1"},
+        "ipConfigurations": [{"name": "default", "properties": {
+            "subnet": {"id": format!("{RG}/virtualNetworks/prod-vnet/subnets/GatewaySubnet")},
+            "publicIPAddress": {"id": format!("{RG}/publicIPAddresses/gw-ip")}}}]}});
+    // Real time scale: 35 minutes of provisioning.
+    let (s, v) = call(
+        &mut w,
+        1_000,
+        1.0,
+        "PUT",
+        "/virtualNetworkGateways/gw",
+        gw.clone(),
+    );
+    assert_eq!(s, 201);
+    assert_eq!(v["properties"]["provisioningState"], "Updating");
+    let (s, v) = call(
+        &mut w,
+        60_000,
+        1.0,
+        "PUT",
+        "/virtualNetworkGateways/gw",
+        gw.clone(),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("AnotherOperationInProgress"))
+    );
+    let done = 1_000 + 35 * 60_000;
+    let (_, v) = call(
+        &mut w,
+        done,
+        1.0,
+        "GET",
+        "/virtualNetworkGateways/gw",
+        Value::Null,
+    );
+    assert_eq!(v["properties"]["provisioningState"], "Succeeded");
+    let (s, _) = call(&mut w, done, 1.0, "PUT", "/virtualNetworkGateways/gw", gw);
+    assert_eq!(s, 200);
+}
+
+#[test]
+fn shared_key_is_readable_only_through_the_sharedkey_resource() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let (_, v) = call(
+        &mut w,
+        2_000,
+        0.0,
+        "GET",
+        "/connections/to-aws",
+        Value::Null,
+    );
+    assert!(!v.to_string().contains("Abcdefgh12345678"), "{v}");
+    assert!(v["properties"].get("sharedKey").is_none());
+    let (_, v) = call(
+        &mut w,
+        2_000,
+        0.0,
+        "GET",
+        "/connections/to-aws/sharedkey",
+        Value::Null,
+    );
+    assert_eq!(v["value"], "Abcdefgh12345678");
+}
+
+#[test]
+fn local_network_gateway_prefixes_route_into_the_tunnel_only_while_connected() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let dst = "10.10.1.5".parse().unwrap();
+    match w.azure.route(VNET_KEY, dst, &net_with(true)) {
+        RouteDecision::Tunnel { end, .. } => assert_eq!(end, conn_end()),
+        other => panic!("{other:?}"),
+    }
+    match w.azure.route(VNET_KEY, dst, &net_with(false)) {
+        RouteDecision::NoRoute { table } => assert!(table.contains("subnet default"), "{table}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        w.azure
+            .route(VNET_KEY, "10.30.0.9".parse().unwrap(), &net_with(false)),
+        RouteDecision::Local
+    );
+}
+
+#[test]
+fn a_route_table_without_gateway_propagation_hides_the_connection_routes() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    put(
+        &mut w,
+        "/routeTables/rt",
+        json!({"location": "eastus", "properties": {"disableBgpRoutePropagation": true}}),
+    );
+    put(
+        &mut w,
+        "/virtualNetworks/prod-vnet/subnets/default",
+        json!({"properties": {
+        "addressPrefix": "10.30.0.0/24",
+        "networkSecurityGroup": {"id": format!("{RG}/networkSecurityGroups/prod-vnet-nsg")},
+        "routeTable": {"id": format!("{RG}/routeTables/rt")}}}),
+    );
+    let dst = "10.10.1.5".parse().unwrap();
+    assert!(matches!(
+        w.azure.route(VNET_KEY, dst, &net_with(true)),
+        RouteDecision::NoRoute { .. }
+    ));
+    put(
+        &mut w,
+        "/routeTables/rt/routes/aws",
+        json!({"properties": {"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualNetworkGateway"}}),
+    );
+    assert!(matches!(
+        w.azure.route(VNET_KEY, dst, &net_with(true)),
+        RouteDecision::Tunnel { .. }
+    ));
+}
+
+#[test]
+fn default_rules_admit_vpn_prefixes_and_a_deny_rule_narrows_them() {
+    let mut w = world();
+    let tcp443 = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    let src = "10.10.1.5".parse().unwrap();
+    // Not connected through the gateway: not VirtualNetwork, so DenyAllInBound decides.
+    match w.azure.ingress(VNET_KEY, src, tcp443) {
+        FwDecision::Deny { rule } => assert!(rule.contains("DenyAllInBound"), "{rule}"),
+        other => panic!("{other:?}"),
+    }
+    gateway_setup(&mut w);
+    match w.azure.ingress(VNET_KEY, src, tcp443) {
+        FwDecision::Allow { rule } => assert!(rule.contains("AllowVnetInBound"), "{rule}"),
+        other => panic!("{other:?}"),
+    }
+    put(
+        &mut w,
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/deny-aws",
+        json!({"properties": {
+        "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+        "sourceAddressPrefix": "10.10.0.0/16", "destinationAddressPrefix": "*",
+        "access": "Deny", "priority": 4000, "direction": "Inbound"}}),
+    );
+    put(
+        &mut w,
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/allow-https",
+        json!({"properties": {
+        "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRanges": ["443", "8000-8100"],
+        "sourceAddressPrefixes": ["10.10.0.0/16"], "destinationAddressPrefix": "VirtualNetwork",
+        "access": "Allow", "priority": 100, "direction": "Inbound"}}),
+    );
+    assert!(
+        matches!(w.azure.ingress(VNET_KEY, src, tcp443), FwDecision::Allow { rule } if rule.contains("allow-https"))
+    );
+    let ssh = Flow {
+        proto: Proto::Tcp,
+        port: Some(22),
+    };
+    assert!(
+        matches!(w.azure.ingress(VNET_KEY, src, ssh), FwDecision::Deny { rule } if rule.contains("deny-aws"))
+    );
+    // Egress is untouched by inbound rules.
+    assert!(
+        matches!(w.azure.egress(VNET_KEY, src, ssh), FwDecision::Allow { rule } if rule.contains("AllowVnetOutBound"))
+    );
+}
+
+#[test]
+fn security_rule_priorities_are_checked_like_azure() {
+    let mut w = world();
+    let rule = |prio: u32| {
+        json!({"properties": {
+        "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "22",
+        "sourceAddressPrefix": "*", "destinationAddressPrefix": "*",
+        "access": "Allow", "priority": prio, "direction": "Inbound"}})
+    };
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "PUT",
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/a",
+        rule(99),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("SecurityRuleInvalidPriority"))
+    );
+    put(
+        &mut w,
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/a",
+        rule(200),
+    );
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "PUT",
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/b",
+        rule(200),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("SecurityRuleConflict"))
+    );
+}
+
+#[test]
+fn tunnel_end_describes_the_connection_for_the_physics() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let ends = w.azure.tunnel_ends(5_000);
+    assert_eq!(ends.len(), 1);
+    let e = &ends[0];
+    assert_eq!(e.id, conn_end());
+    assert_eq!(e.network, VNET_KEY);
+    assert_eq!(e.peer_ip, Some("198.18.0.10".parse().unwrap()));
+    assert_eq!(e.local_ip, w.azure.public_ips.values().next().map(|p| p.ip));
+    assert_eq!(e.psk.as_deref(), Some("Abcdefgh12345678"));
+    assert_eq!(e.ike_versions, vec![2]);
+    assert!(e.phase1.is_none() && e.selectors.is_none() && e.bgp.is_none());
+    assert_eq!(w.azure.created_resources(), 5);
+}
+
+#[test]
+fn delete_answers_202_then_the_resource_is_gone_and_a_second_delete_is_204() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/localNetworkGateways/lng",
+        json!({"location": "eastus", "properties": {
+        "gatewayIpAddress": "198.18.0.10", "localNetworkAddressSpace": {"addressPrefixes": ["10.10.0.0/16"]}}}),
+    );
+    let (s, _) = call(
+        &mut w,
+        2_000,
+        0.0,
+        "DELETE",
+        "/localNetworkGateways/lng",
+        Value::Null,
+    );
+    assert_eq!(s, 202);
+    let (s, v) = call(
+        &mut w,
+        2_001,
+        0.0,
+        "GET",
+        "/localNetworkGateways/lng",
+        Value::Null,
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("ResourceNotFound"))
+    );
+    let (s, _) = call(
+        &mut w,
+        2_002,
+        0.0,
+        "DELETE",
+        "/localNetworkGateways/lng",
+        Value::Null,
+    );
+    assert_eq!(s, 204);
+}
