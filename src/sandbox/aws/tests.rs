@@ -554,3 +554,168 @@ fn unknown_action_and_missing_parameters_use_ec2_error_codes() {
     assert_eq!((s, first(&b, "Code")), (400, "MissingParameter".into()));
     assert!(b.contains("<RequestID>"));
 }
+
+/// Two VPCs whose VPN connections point at each other's tunnel-1 outside address (the
+/// sandbox hands out addresses in a fixed order, so they can be known in advance).
+fn paired_vpcs(psk_b: &str, static_routes: bool) -> (World, String, String) {
+    let mut w = world();
+    seed(
+        &mut w,
+        &Network {
+            name: "aws-usw2".into(),
+            cloud: Cloud::Aws,
+            cidrs: vec!["10.11.0.0/16".parse().unwrap()],
+            asn: None,
+            location: Location::Aws(AwsNetwork {
+                region: "us-west-2".into(),
+                vpc_id: "vpc-0b".into(),
+                route_tables: None,
+                security_groups: None,
+            }),
+            span: Span::default(),
+        },
+    );
+    let mut ips = w.ips.clone();
+    let (a0, _a1, b0) = (
+        ips.allocate(Cloud::Aws),
+        ips.allocate(Cloud::Aws),
+        ips.allocate(Cloud::Aws),
+    );
+    let mut conn = |w: &mut World, vpc: &str, peer: std::net::Ipv4Addr, psk: &str, dest: &str| {
+        let (_, b) = call(w, 1, &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")]);
+        let vgw = first(&b, "vpnGatewayId");
+        call(
+            w,
+            1,
+            &[
+                ("Action", "AttachVpnGateway"),
+                ("VpcId", vpc),
+                ("VpnGatewayId", &vgw),
+            ],
+        );
+        let rtb = w.aws.main_route_table(vpc).unwrap().id.clone();
+        call(
+            w,
+            1,
+            &[
+                ("Action", "EnableVgwRoutePropagation"),
+                ("GatewayId", &vgw),
+                ("RouteTableId", &rtb),
+            ],
+        );
+        let ip = peer.to_string();
+        let (_, b) = call(
+            w,
+            1,
+            &[
+                ("Action", "CreateCustomerGateway"),
+                ("Type", "ipsec.1"),
+                ("IpAddress", &ip),
+                ("BgpAsn", "65000"),
+            ],
+        );
+        let cgw = first(&b, "customerGatewayId");
+        let (s, b) = call(
+            w,
+            1,
+            &[
+                ("Action", "CreateVpnConnection"),
+                ("Type", "ipsec.1"),
+                ("CustomerGatewayId", &cgw),
+                ("VpnGatewayId", &vgw),
+                (
+                    "Options.StaticRoutesOnly",
+                    if static_routes { "true" } else { "false" },
+                ),
+                (
+                    "Options.TunnelOptions.1.TunnelInsideCidr",
+                    "169.254.50.0/30",
+                ),
+                ("Options.TunnelOptions.1.PreSharedKey", psk),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+        let id = first(&b, "vpnConnectionId");
+        call(
+            w,
+            1,
+            &[
+                ("Action", "CreateVpnConnectionRoute"),
+                ("VpnConnectionId", &id),
+                ("DestinationCidrBlock", dest),
+            ],
+        );
+        id
+    };
+    let a = conn(&mut w, VPC, b0, "shared_key_1", "10.11.0.0/16");
+    let b = conn(&mut w, "vpc-0b", a0, psk_b, "10.10.0.0/16");
+    assert_eq!(w.aws.vpn_connections[&a].tunnels[0].outside_ip, a0);
+    assert_eq!(w.aws.vpn_connections[&b].tunnels[0].outside_ip, b0);
+    (w, a, b)
+}
+
+fn tunnel1(w: &mut World, conn: &str) -> (String, String) {
+    let (_, b) = call(
+        w,
+        10,
+        &[
+            ("Action", "DescribeVpnConnections"),
+            ("VpnConnectionId.1", conn),
+        ],
+    );
+    let tel = first(&b, "vgwTelemetry");
+    (first(&tel, "status"), first(&tel, "statusMessage"))
+}
+
+#[test]
+fn matching_ends_come_up_and_their_static_routes_propagate() {
+    let (mut w, a, _) = paired_vpcs("shared_key_1", true);
+    assert_eq!(tunnel1(&mut w, &a), ("UP".into(), String::new()));
+    let (_, b) = call(
+        &mut w,
+        10,
+        &[
+            ("Action", "DescribeRouteTables"),
+            ("Filter.1.Name", "vpc-id"),
+            ("Filter.1.Value.1", VPC),
+        ],
+    );
+    assert!(
+        b.contains("<destinationCidrBlock>10.11.0.0/16</destinationCidrBlock>"),
+        "{b}"
+    );
+    assert!(
+        b.contains("<origin>EnableVgwRoutePropagation</origin>"),
+        "{b}"
+    );
+}
+
+#[test]
+fn a_key_mismatch_keeps_both_ends_down_with_the_key_reason() {
+    let (mut w, a, b) = paired_vpcs("other_key_22", true);
+    for conn in [a, b] {
+        let (status, message) = tunnel1(&mut w, &conn);
+        assert_eq!(status, "DOWN");
+        assert_eq!(
+            message,
+            telemetry_message(Some(&down(DownReason::PskMismatch)), false).1
+        );
+    }
+    let (_, b) = call(
+        &mut w,
+        10,
+        &[
+            ("Action", "DescribeRouteTables"),
+            ("Filter.1.Name", "vpc-id"),
+            ("Filter.1.Value.1", VPC),
+        ],
+    );
+    assert!(!b.contains("10.11.0.0/16"), "{b}");
+}
+
+#[test]
+fn dynamic_tunnel_with_ipsec_up_but_no_bgp_session_reads_ipsec_is_up() {
+    // Both VGWs take the .1 inside address: IPsec comes up, BGP cannot.
+    let (mut w, a, _) = paired_vpcs("shared_key_1", false);
+    assert_eq!(tunnel1(&mut w, &a), ("DOWN".into(), "IPSEC IS UP".into()));
+}
