@@ -581,7 +581,7 @@ fn paired_vpcs(psk_b: &str, static_routes: bool) -> (World, String, String) {
         ips.allocate(Cloud::Aws),
         ips.allocate(Cloud::Aws),
     );
-    let mut conn = |w: &mut World, vpc: &str, peer: std::net::Ipv4Addr, psk: &str, dest: &str| {
+    let conn = |w: &mut World, vpc: &str, peer: std::net::Ipv4Addr, psk: &str, dest: &str| {
         let (_, b) = call(w, 1, &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")]);
         let vgw = first(&b, "vpnGatewayId");
         call(
