@@ -1,7 +1,15 @@
-//! `peerctl plan` (stub, being written).
+//! `peerctl plan`: validate a topology, plan it against the state, print the plan (human or
+//! JSON) and optionally save it (with its pre-shared keys, mode 0600) for apply.
 
+use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
+use peerctl::plan::saved::{self, SavedPlan};
+use peerctl::plan::templates::Templates;
+use peerctl::plan::{render, Plan};
+use peerctl::state::{self, State};
+use peerctl::topology::{self, Topology, TopologyError};
+use rand_core::SeedableRng;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -9,8 +17,85 @@ pub struct PlanArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
+    /// The state file to plan against (missing = nothing applied yet).
+    #[arg(long, default_value = ".peerctl/state.json")]
+    pub state: PathBuf,
+    /// Save the plan (with its pre-shared keys, mode 0600) for `apply`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document instead of the human plan.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when the plan has changes (0: none, 1: error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
-pub fn run(_args: PlanArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+/// A topology file read and validated, with its bytes' digest.
+pub struct Loaded {
+    pub topology: Topology,
+    pub digest: String,
+}
+
+/// Reads and validates the topology; prints every diagnostic to stderr (one per line) and
+/// returns `Err(exit code 1)` when it is invalid.
+pub fn load_topology(path: &Path) -> anyhow::Result<Result<Loaded, ExitCode>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8(bytes.clone())
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+    match topology::parse(&path.display().to_string(), &text) {
+        Ok(topology) => Ok(Ok(Loaded {
+            topology,
+            digest: saved::digest(&bytes),
+        })),
+        Err(TopologyError::Invalid(diags)) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "{}: {} problem(s); nothing was planned",
+                path.display(),
+                diags.len()
+            );
+            Ok(Err(ExitCode::from(1)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Plans a loaded topology against `state` with an OS-seeded key generator.
+pub fn make_plan(topology: &Topology, state: &State) -> anyhow::Result<Plan> {
+    let templates = Templates::embedded().context("embedded connection templates")?;
+    let mut rng = rand_chacha::ChaCha20Rng::from_os_rng();
+    Ok(peerctl::plan::plan(topology, state, &templates, &mut rng)?)
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let loaded = match load_topology(&args.file)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let state = State::load(&args.state)?;
+    let plan = make_plan(&loaded.topology, &state)?;
+    if let Some(out) = &args.out {
+        let saved = SavedPlan::new(&plan, loaded.digest.clone(), &state);
+        state::write_atomic(out, saved.to_json().as_bytes())
+            .with_context(|| format!("saving the plan to {}", out.display()))?;
+    }
+    if args.json {
+        print!("{}", render::json_text(&plan));
+    } else {
+        print!("{}", render::human(&plan, &loaded.topology));
+        if let Some(out) = &args.out {
+            println!(
+                "\nSaved the plan to {} (it holds pre-shared keys; keep it private).",
+                out.display()
+            );
+        }
+    }
+    Ok(if args.detailed_exitcode && !plan.summary().is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

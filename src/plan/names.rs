@@ -10,7 +10,7 @@ pub const MAX_LEN: usize = 63;
 /// Joins `parts` with '-' into a name valid on every cloud, identical for identical input.
 pub fn name(parts: &[&str]) -> String {
     let raw = parts.join("-");
-    let mut s: String = raw
+    let s: String = raw
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
@@ -21,9 +21,8 @@ pub fn name(parts: &[&str]) -> String {
             }
         })
         .collect();
-    while s.contains("--") {
-        s = s.replace("--", "-");
-    }
+    // Double hyphens stay: they separate a link's two network names (`a--b`), and collapsing
+    // them would make `a-b--c` and `a--b-c` the same name.
     let mut s = s.trim_matches('-').to_string();
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
         s.insert_str(0, "p-");
@@ -31,7 +30,11 @@ pub fn name(parts: &[&str]) -> String {
     // Sanitising may merge distinct inputs (`a_b` and `a-b`), and cutting certainly does:
     // both cases get a suffix from the raw input so that distinct inputs stay distinct.
     let changed = s != raw;
-    if s.len() > MAX_LEN || (changed && raw.chars().any(|c| c != '-' && !c.is_ascii_alphanumeric()))
+    if s.len() > MAX_LEN
+        || (changed
+            && raw
+                .chars()
+                .any(|c| c != '-' && !c.is_ascii_lowercase() && !c.is_ascii_digit()))
     {
         let digest = hex::encode(Sha256::digest(raw.as_bytes()));
         let suffix = &digest[..8];
@@ -80,5 +83,11 @@ mod tests {
         let n = name(&["9Prod", "A_B"]);
         assert!(is_valid(&n), "{n}");
         assert_ne!(n, name(&["9prod", "a-b"]));
+        assert_ne!(name(&["A"]), name(&["a"]));
+    }
+
+    #[test]
+    fn link_names_keep_the_double_hyphen_so_distinct_links_stay_distinct() {
+        assert_ne!(name(&["t", "a-b--c"]), name(&["t", "a--b-c"]));
     }
 }

@@ -77,12 +77,12 @@ pub fn human(plan: &Plan, topo: &Topology) -> String {
                 Some(l) => {
                     let _ = writeln!(
                         s,
-                        "Link {} <-> {}: {}, {} routing, {} tunnels, allow {}",
+                        "Link {} <-> {}: {}, {} routing, {}, allow {}",
                         l.between[0],
                         l.between[1],
                         l.strategy,
                         l.routing,
-                        l.tunnels.len(),
+                        tunnels_label_only(l.tunnels.len()),
                         l.allow.join(", ")
                     );
                     for t in &l.tunnels {
@@ -187,10 +187,21 @@ fn link_label(topo: &Topology, tpl: &Templates, a: &str, b: &str) -> String {
     let cloud = |n: &str| topo.networks.iter().find(|x| x.name == n).map(|x| x.cloud);
     match (cloud(a), cloud(b)) {
         (Some(ca), Some(cb)) => match Strategy::for_pair(ca, cb) {
-            Some(s) => format!("{s}, {} tunnels", s.tunnels(ca, cb, tpl)),
+            Some(s) => format!(
+                "{s}, {}",
+                tunnels_label_only(s.tunnels(ca, cb, tpl) as usize)
+            ),
             None => "unsupported pair".into(),
         },
         _ => "unknown network".into(),
+    }
+}
+
+fn tunnels_label_only(n: usize) -> String {
+    if n == 1 {
+        "1 tunnel".into()
+    } else {
+        format!("{n} tunnels")
     }
 }
 

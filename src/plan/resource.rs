@@ -101,8 +101,9 @@ pub struct SecretRef {
     pub key: String,
 }
 
-/// An attribute value.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// An attribute value. References and secret pointers serialise as objects with `$`-keys
+/// (`{"$ref": …, "$output": …}`, `{"$secret": …}`), which no attribute map uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     Ref(Ref),
@@ -114,7 +115,63 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
 }
 
+impl<'de> Deserialize<'de> for Value {
+    // Not derived: an untagged derive would read a 2-element string list as a `Ref` (serde
+    // accepts structs as sequences); decoding through JSON values keeps the shapes apart.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let j = serde_json::Value::deserialize(d)?;
+        Value::from_json(j).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Value {
+    fn from_json(j: serde_json::Value) -> Result<Value, String> {
+        use serde_json::Value as J;
+        Ok(match j {
+            J::Bool(b) => Value::Bool(b),
+            J::Number(n) => Value::Int(
+                n.as_i64()
+                    .ok_or_else(|| format!("attribute number {n} is not a 64-bit integer"))?,
+            ),
+            J::String(s) => Value::Str(s),
+            J::Array(a) => Value::List(
+                a.into_iter()
+                    .map(Value::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            J::Object(mut o) => {
+                let is = |keys: &[&str], o: &serde_json::Map<String, J>| {
+                    o.len() == keys.len()
+                        && keys.iter().all(|k| o.get(*k).is_some_and(J::is_string))
+                };
+                if is(&["$ref", "$output"], &o) {
+                    let s = |v: Option<J>| {
+                        v.and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    };
+                    Value::Ref(Ref {
+                        resource: s(o.remove("$ref")),
+                        output: s(o.remove("$output")),
+                    })
+                } else if is(&["$secret"], &o) {
+                    Value::Secret(SecretRef {
+                        key: o
+                            .remove("$secret")
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                    })
+                } else {
+                    Value::Map(
+                        o.into_iter()
+                            .map(|(k, v)| Ok((k, Value::from_json(v)?)))
+                            .collect::<Result<_, String>>()?,
+                    )
+                }
+            }
+            J::Null => return Err("null is not an attribute value".into()),
+        })
+    }
+
     pub fn r(resource: &str, output: &str) -> Value {
         Value::Ref(Ref {
             resource: resource.to_string(),
@@ -286,6 +343,11 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         let back: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back, v);
+        // Short string lists stay lists (a derived untagged decoder reads them as refs).
+        for v in [Value::strs(["a", "b"]), Value::strs(["ikev2"])] {
+            let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            assert_eq!(back, v);
+        }
     }
 
     #[test]

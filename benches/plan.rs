@@ -1,0 +1,229 @@
+//! Planner benchmark (a binary printing figures, not a timed test): generated topologies of
+//! 10, 100 and 1,000 networks, hub-and-spoke and small meshes, within the clouds' hard limits.
+//! Each case runs in a child process so that its peak RSS (VmHWM) is its own.
+//! Run: `cargo bench --bench plan`. Target: 1,000 networks in <= 200 ms, <= 150 MB peak RSS.
+
+use peerctl::cloud::Cloud;
+use peerctl::plan::templates::Templates;
+use peerctl::plan::{plan, render};
+use peerctl::state::State;
+use peerctl::topology::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+const SIZES: [usize; 3] = [10, 100, 1000];
+const SHAPES: [&str; 2] = ["hub-spoke", "mesh3"];
+const AWS_REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-northeast-1",
+    "ap-southeast-2",
+];
+
+fn cloud_str(c: Cloud) -> &'static str {
+    c.as_str()
+}
+
+/// Network i of cloud c: a /24 in 10.0.0.0/8 (its last /27 is the Azure GatewaySubnet).
+fn yaml_network(s: &mut String, i: usize, c: Cloud) {
+    let (x, y) = (i >> 8, i & 255);
+    let name = format!("n{i:04}-{}", cloud_str(c));
+    let _ = writeln!(s, "  - name: {name}\n    cloud: {}", cloud_str(c));
+    match c {
+        Cloud::Aws => {
+            let _ = writeln!(
+                s,
+                "    region: {}\n    vpc_id: vpc-{i:08x}",
+                AWS_REGIONS[i % AWS_REGIONS.len()]
+            );
+        }
+        Cloud::Gcp => {
+            let _ = writeln!(
+                s,
+                "    project: bench-net\n    region: us-central1\n    network: net{i}"
+            );
+        }
+        Cloud::Azure => {
+            let _ = writeln!(
+                s,
+                "    subscription: 00000000-0000-0000-0000-000000000000\n    resource_group: rg\n    location: eastus\n    vnet: vnet{i}\n    gateway_subnet: 10.{x}.{y}.224/27\n    gateway_sku: VpnGw2"
+            );
+        }
+    }
+    let _ = writeln!(s, "    cidrs: [10.{x}.{y}.0/24]");
+}
+
+/// The topology as YAML text, so that parsing and validation are measured too.
+/// hub-spoke: every 25th network is a GCP hub; its 24 spokes alternate AWS (HA VPN, 4 BGP
+/// peers each: 48 of the router's 128) and Azure (classic). mesh3: AWS/GCP/Azure triangles.
+fn generate(shape: &str, n: usize) -> (String, usize) {
+    let mut s = format!("version: 1\nname: bench-{shape}-{n}\nnetworks:\n");
+    let mut clouds = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = match shape {
+            "hub-spoke" if i % 25 == 0 => Cloud::Gcp,
+            "hub-spoke" if i % 2 == 0 => Cloud::Aws,
+            "hub-spoke" => Cloud::Azure,
+            _ => Cloud::ALL[i % 3],
+        };
+        clouds.push(c);
+        yaml_network(&mut s, i, c);
+    }
+    s.push_str("links:\n");
+    let name = |i: usize| format!("n{i:04}-{}", cloud_str(clouds[i]));
+    let mut links = 0;
+    for i in 0..n {
+        match shape {
+            "hub-spoke" if i % 25 != 0 => {
+                let _ = writeln!(s, "  - between: [{}, {}]", name(i - i % 25), name(i));
+                links += 1;
+            }
+            "mesh3" if i % 3 == 2 => {
+                let _ = writeln!(
+                    s,
+                    "  - mesh: [{}, {}, {}]",
+                    name(i - 2),
+                    name(i - 1),
+                    name(i)
+                );
+                links += 3;
+            }
+            "mesh3" if i + 1 == n && i % 3 == 1 => {
+                let _ = writeln!(s, "  - between: [{}, {}]", name(i - 1), name(i));
+                links += 1;
+            }
+            _ => {}
+        }
+    }
+    (s, links)
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// One case, in this (child) process: prints one result line.
+fn child(shape: &str, n: usize) {
+    let (yaml, links) = generate(shape, n);
+    let tpl = Templates::embedded().expect("templates");
+    let runs = if n >= 1000 { 9 } else { 21 };
+    let mut parse_t = Vec::new();
+    let mut plan_t = Vec::new();
+    let mut render_t = Vec::new();
+    let mut resources = 0;
+    let mut warnings = 0;
+    for run in 0..runs {
+        let t0 = Instant::now();
+        let topo = match parse("bench.yaml", &yaml) {
+            Ok(t) => t,
+            Err(TopologyError::Invalid(d)) => {
+                eprintln!("generated topology invalid: {}", d[0]);
+                std::process::exit(1);
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let t1 = Instant::now();
+        let p = plan(
+            &topo,
+            &State::empty(),
+            &tpl,
+            &mut ChaCha20Rng::seed_from_u64(run),
+        )
+        .expect("plan");
+        let t2 = Instant::now();
+        let out = render::json_text(&p);
+        let t3 = Instant::now();
+        assert!(out.len() > 100);
+        assert_eq!(p.links.len(), links);
+        resources = p.resources.len();
+        warnings = p.warnings.len();
+        parse_t.push(t1 - t0);
+        plan_t.push(t2 - t1);
+        render_t.push(t3 - t2);
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "RESULT {shape} {n} {links} {resources} {warnings} {:.2} {:.2} {:.2} {}",
+        ms(median(parse_t)),
+        ms(median(plan_t)),
+        ms(median(render_t)),
+        vm_hwm_kb()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(&args[i + 1], args[i + 2].parse().expect("size"));
+        return;
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    println!(
+        "peerctl planner benchmark (median of 21 runs; 9 at 1,000 networks; peak RSS per case)"
+    );
+    println!(
+        "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13} {:>13}",
+        "shape",
+        "networks",
+        "links",
+        "resources",
+        "warnings",
+        "parse ms",
+        "plan ms",
+        "render ms",
+        "plan us/link",
+        "peak RSS MB"
+    );
+    for shape in SHAPES {
+        for n in SIZES {
+            let out = std::process::Command::new(&exe)
+                .args(["--child", shape, &n.to_string()])
+                .output()
+                .expect("run case");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
+                eprintln!(
+                    "{shape} {n}: failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::process::exit(1);
+            };
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let links: f64 = f[3].parse().unwrap_or(1.0);
+            let plan_ms: f64 = f[7].parse().unwrap_or(0.0);
+            let hwm_kb: f64 = f[9].parse().unwrap_or(0.0);
+            println!(
+                "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13.1} {:>13.1}",
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[7],
+                f[8],
+                plan_ms * 1e3 / links.max(1.0),
+                hwm_kb / 1024.0
+            );
+        }
+    }
+}
