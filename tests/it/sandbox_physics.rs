@@ -975,3 +975,46 @@ async fn aws_azure_key_mismatch_stays_down_in_both_apis_and_blocks_traffic() {
     );
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn admin_api_lists_every_end_and_refuses_malformed_reach_questions() {
+    let sb = common::start(common::triangle()).await;
+    let c = Clouds::new(&sb);
+    azure_static_link(&c, AZ_PSK).await;
+
+    let (status, v) = c.send("GET", format!("{}/_sandbox/net", c.url), None).await;
+    assert_eq!(status, 200);
+    let ends = v["ends"].as_array().unwrap_or_else(|| panic!("{v}"));
+    // Two AWS tunnels and one Azure connection.
+    assert_eq!(ends.len(), 3, "{v}");
+    assert_eq!(ends.iter().filter(|e| e["up"] == true).count(), 2, "{v}");
+    assert!(ends.iter().any(|e| e["reason"] == "NoPeer"), "{v}");
+    assert!(!v.to_string().contains(AZ_PSK), "a key leaked: {v}");
+
+    let v = c.admin_reach("aws-use1", "az-eus").await;
+    assert_eq!(v["reachable"], true, "{v}");
+    assert_eq!(v["from"]["name"], "aws-use1");
+    assert_eq!(v["to"]["cloud"], "azure");
+    assert!(
+        v["path"]["forward"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{v}"
+    );
+
+    for bad in [
+        "from=aws-use1&to=az-eus&proto=sctp&port=1",
+        "from=aws-use1&to=az-eus&proto=tcp",
+        "from=aws-use1&to=az-eus&proto=icmp&port=7",
+        "from=aws-use1&proto=tcp&port=443",
+    ] {
+        let (status, v) = c
+            .send("GET", format!("{}/_sandbox/reach?{bad}", c.url), None)
+            .await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let v = c.admin_reach("aws-use1", "no-such-net").await;
+    assert_eq!(v["reachable"], false);
+    assert_eq!(v["blocked_at"]["at"], "unknown_network", "{v}");
+    sb.stop().await;
+}
