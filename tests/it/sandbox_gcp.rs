@@ -1,1 +1,1368 @@
-//! (being written)
+//! The sandbox's Compute front end driven by the real google-cloud-compute-v1 crate (every
+//! operation peerctl needs, Operation polling, error codes, retries of injected faults,
+//! counters, tunnel and BGP status from the physics), by the Python google-cloud-compute
+//! client, and checked against the published Compute discovery document.
+
+use crate::common;
+use google_cloud_auth::credentials::anonymous;
+use google_cloud_compute_v1::client::*;
+use google_cloud_compute_v1::model::*;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
+use google_cloud_gax::retry_policy::{AlwaysRetry, RetryPolicyExt};
+use google_cloud_lro::Poller;
+use peerctl::sandbox::latency::Latency;
+use peerctl::sandbox::net::{CloudModel, Flow, FwDecision, Proto, RouteDecision};
+use peerctl::sandbox::{RunningSandbox, SandboxConfig};
+use peerctl::topology::Topology;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+const P: &str = "acme-net";
+const R: &str = "us-central1";
+const PROD: &str = "gcp:projects/acme-net/global/networks/prod-vpc";
+
+/// The triangle plus a second GCP network (edge-vpc, 10.40.0.0/16) so that both ends of a
+/// tunnel can be driven through the GCP API alone.
+fn topology() -> Topology {
+    let mut t = common::triangle();
+    t.networks
+        .push(common::gcp_net("gcp-edge", "edge-vpc", "10.40.0.0/16"));
+    t
+}
+
+async fn start() -> RunningSandbox {
+    common::start(topology()).await
+}
+
+/// Polling and retry backoff of milliseconds: the sandbox answers at once.
+fn fast() -> google_cloud_gax::exponential_backoff::ExponentialBackoff {
+    ExponentialBackoffBuilder::new()
+        .with_initial_delay(Duration::from_millis(5))
+        .with_maximum_delay(Duration::from_millis(20))
+        .build()
+        .expect("backoff")
+}
+
+macro_rules! client {
+    ($t:ty, $url:expr) => {
+        <$t>::builder()
+            .with_endpoint($url)
+            .with_credentials(anonymous::Builder::new().build())
+            .with_polling_backoff_policy(fast())
+            .with_backoff_policy(fast())
+            .with_attempt_timeout(Duration::from_secs(10))
+            .build()
+            .await
+            .expect(stringify!($t))
+    };
+}
+
+/// One client per collection, all on the sandbox.
+struct Gcp {
+    url: String,
+    nets: Networks,
+    subnets: Subnetworks,
+    gws: VpnGateways,
+    ext: ExternalVpnGateways,
+    routers: Routers,
+    tunnels: VpnTunnels,
+    tgws: TargetVpnGateways,
+    addrs: Addresses,
+    fwd: ForwardingRules,
+    routes: Routes,
+    fws: Firewalls,
+    rops: RegionOperations,
+    gops: GlobalOperations,
+}
+
+async fn gcp(url: &str) -> Gcp {
+    Gcp {
+        url: url.to_string(),
+        nets: client!(Networks, url),
+        subnets: client!(Subnetworks, url),
+        gws: client!(VpnGateways, url),
+        ext: client!(ExternalVpnGateways, url),
+        routers: client!(Routers, url),
+        tunnels: client!(VpnTunnels, url),
+        tgws: client!(TargetVpnGateways, url),
+        addrs: client!(Addresses, url),
+        fwd: client!(ForwardingRules, url),
+        routes: client!(Routes, url),
+        fws: client!(Firewalls, url),
+        rops: client!(RegionOperations, url),
+        gops: client!(GlobalOperations, url),
+    }
+}
+
+/// Runs an LRO to completion (bounded: a never-finishing operation would poll forever) and
+/// turns an operation error into `Err`.
+async fn done<P: Poller<Operation, Operation>>(p: P) -> Operation {
+    let op = tokio::time::timeout(Duration::from_secs(20), p.until_done())
+        .await
+        .expect("operation finished in time")
+        .expect("operation polled");
+    op.to_result().expect("operation succeeded")
+}
+
+async fn admin(url: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let req = match method {
+        "POST" => http.post(format!("{url}{path}")).body(body.to_string()),
+        _ => http.get(format!("{url}{path}")),
+    };
+    let text = req.send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn raw_get(url: &str, path: &str) -> serde_json::Value {
+    admin(url, "GET", &format!("/compute/v1/{path}"), "").await
+}
+
+impl Gcp {
+    async fn ha_gateway(&self, name: &str, network: &str) -> VpnGateway {
+        done(
+            self.gws
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    VpnGateway::new()
+                        .set_name(name)
+                        .set_network(network)
+                        .set_labels([("peerctl-topology", "prod-mesh")]),
+                )
+                .poller(),
+        )
+        .await;
+        self.gws
+            .get()
+            .set_project(P)
+            .set_region(R)
+            .set_vpn_gateway(name)
+            .send()
+            .await
+            .expect("get gateway")
+    }
+
+    async fn external(&self, name: &str, ips: &[String]) {
+        let ifaces: Vec<ExternalVpnGatewayInterface> = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                ExternalVpnGatewayInterface::new()
+                    .set_id(i as u32)
+                    .set_ip_address(ip)
+            })
+            .collect();
+        done(
+            self.ext
+                .insert()
+                .set_project(P)
+                .set_body(
+                    ExternalVpnGateway::new()
+                        .set_name(name)
+                        .set_redundancy_type(external_vpn_gateway::RedundancyType::TwoIpsRedundancy)
+                        .set_interfaces(ifaces),
+                )
+                .poller(),
+        )
+        .await;
+    }
+
+    async fn router(&self, name: &str, network: &str, asn: u32) {
+        done(
+            self.routers
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    Router::new()
+                        .set_name(name)
+                        .set_network(network)
+                        .set_bgp(RouterBgp::new().set_asn(asn)),
+                )
+                .poller(),
+        )
+        .await;
+    }
+
+    /// Adds the BGP interface and peer for `tunnel` to `router` with PATCH, as peerctl does.
+    async fn bgp(&self, router: &str, tunnel: &str, local: &str, peer: &str, peer_asn: u32) {
+        done(
+            self.routers
+                .patch()
+                .set_project(P)
+                .set_region(R)
+                .set_router(router)
+                .set_body(
+                    Router::new()
+                        .set_interfaces([RouterInterface::new()
+                            .set_name("if-0")
+                            .set_ip_range(format!("{local}/30"))
+                            .set_linked_vpn_tunnel(format!(
+                                "projects/{P}/regions/{R}/vpnTunnels/{tunnel}"
+                            ))])
+                        .set_bgp_peers([RouterBgpPeer::new()
+                            .set_name("peer-0")
+                            .set_interface_name("if-0")
+                            .set_ip_address(local)
+                            .set_peer_ip_address(peer)
+                            .set_peer_asn(peer_asn)]),
+                )
+                .poller(),
+        )
+        .await;
+    }
+
+    async fn tunnel(&self, name: &str) -> VpnTunnel {
+        self.tunnels
+            .get()
+            .set_project(P)
+            .set_region(R)
+            .set_vpn_tunnel(name)
+            .send()
+            .await
+            .expect("get tunnel")
+    }
+
+    async fn classic_front(&self, suffix: &str, network: &str) -> String {
+        let addr = format!("vpn-ip-{suffix}");
+        done(
+            self.addrs
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(Address::new().set_name(&addr))
+                .poller(),
+        )
+        .await;
+        done(
+            self.tgws
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    TargetVpnGateway::new()
+                        .set_name(format!("tgw-{suffix}"))
+                        .set_network(network),
+                )
+                .poller(),
+        )
+        .await;
+        self.addrs
+            .get()
+            .set_project(P)
+            .set_region(R)
+            .set_address(&addr)
+            .send()
+            .await
+            .expect("get address")
+            .address
+            .expect("address assigned")
+    }
+
+    async fn forwarding_rules(&self, suffix: &str, ip: &str) {
+        for (name, proto, ports) in [
+            ("esp", forwarding_rule::IPProtocol::Esp, None),
+            ("udp500", forwarding_rule::IPProtocol::Udp, Some("500")),
+            ("udp4500", forwarding_rule::IPProtocol::Udp, Some("4500")),
+        ] {
+            let mut rule = ForwardingRule::new()
+                .set_name(format!("fr-{suffix}-{name}"))
+                .set_ip_protocol(proto)
+                .set_ip_address(ip)
+                .set_target(format!(
+                    "https://www.googleapis.com/compute/v1/projects/{P}/regions/{R}/targetVpnGateways/tgw-{suffix}"
+                ));
+            if let Some(p) = ports {
+                rule = rule.set_port_range(p);
+            }
+            done(
+                self.fwd
+                    .insert()
+                    .set_project(P)
+                    .set_region(R)
+                    .set_body(rule)
+                    .poller(),
+            )
+            .await;
+        }
+    }
+
+    async fn classic_tunnel(&self, name: &str, suffix: &str, peer: &str, secret: &str) {
+        done(
+            self.tunnels
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    VpnTunnel::new()
+                        .set_name(name)
+                        .set_target_vpn_gateway(format!(
+                            "regions/{R}/targetVpnGateways/tgw-{suffix}"
+                        ))
+                        .set_peer_ip(peer)
+                        .set_shared_secret(secret)
+                        .set_ike_version(2)
+                        .set_local_traffic_selector(["0.0.0.0/0"])
+                        .set_remote_traffic_selector(["0.0.0.0/0"]),
+                )
+                .poller(),
+        )
+        .await;
+    }
+}
+
+fn status(t: &VpnTunnel) -> String {
+    t.status.as_ref().map(|s| s.to_string()).unwrap_or_default()
+}
+
+fn ips(gw: &VpnGateway) -> Vec<String> {
+    gw.vpn_interfaces
+        .iter()
+        .map(|i| i.ip_address.clone().expect("interface address"))
+        .collect()
+}
+
+const SECRET: &str = "Kx7pQ2mZr9Lw4Vt8Nc3Hb6Yd1Fs5Gj0A";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_networks_and_subnetworks_are_served_as_the_topology_declares() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    let net = g
+        .nets
+        .get()
+        .set_project(P)
+        .set_network("prod-vpc")
+        .send()
+        .await
+        .expect("network");
+    assert_eq!(net.auto_create_subnetworks, Some(false));
+    assert_eq!(net.subnetworks.len(), 1);
+    assert!(net.subnetworks[0].ends_with("/regions/us-central1/subnetworks/prod-vpc-us-central1"));
+    let subnets = g
+        .subnets
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .expect("subnetworks");
+    let mut ranges: Vec<(String, String)> = subnets
+        .items
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone().unwrap_or_default(),
+                s.ip_cidr_range.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(
+        ranges,
+        vec![
+            (
+                "edge-vpc-us-central1".to_string(),
+                "10.40.0.0/16".to_string()
+            ),
+            (
+                "prod-vpc-us-central1".to_string(),
+                "10.20.0.0/16".to_string()
+            ),
+        ]
+    );
+    // No firewall rules besides the implied ones, and nothing counted as created.
+    let fws = g.fws.list().set_project(P).send().await.expect("firewalls");
+    assert!(fws.items.is_empty());
+    let stats = admin(&sb.url(), "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], 0);
+    let verdict = sb.sandbox.inspect(|w, _| {
+        w.gcp.ingress(
+            PROD,
+            Ipv4Addr::new(10, 10, 0, 5),
+            Flow {
+                proto: Proto::Tcp,
+                port: Some(22),
+            },
+        )
+    });
+    assert!(
+        matches!(verdict, FwDecision::Deny { rule } if rule.contains("implied deny-all ingress"))
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    // Three reference forms clients send: partial, full googleapis URL, sandbox URL.
+    let a = g.ha_gateway("gw-a", "global/networks/prod-vpc").await;
+    let b = g
+        .ha_gateway(
+            "gw-b",
+            &format!("https://www.googleapis.com/compute/v1/projects/{P}/global/networks/edge-vpc"),
+        )
+        .await;
+    let (ia, ib) = (ips(&a), ips(&b));
+    assert_eq!(ia.len(), 2);
+    assert_ne!(ia, ib);
+    assert!(a
+        .network
+        .as_deref()
+        .unwrap_or_default()
+        .ends_with("/global/networks/prod-vpc"));
+    g.external("peer-of-a", &ib).await;
+    g.external("peer-of-b", &ia).await;
+    g.router("router-a", "global/networks/prod-vpc", 64514)
+        .await;
+    g.router("router-b", "global/networks/edge-vpc", 64515)
+        .await;
+    for (name, gw, ext, router) in [
+        ("tun-a0", "gw-a", "peer-of-a", "router-a"),
+        ("tun-b0", "gw-b", "peer-of-b", "router-b"),
+    ] {
+        done(
+            g.tunnels
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    VpnTunnel::new()
+                        .set_name(name)
+                        .set_vpn_gateway(format!(
+                            "{}/compute/v1/projects/{P}/regions/{R}/vpnGateways/{gw}",
+                            g.url
+                        ))
+                        .set_vpn_gateway_interface(0)
+                        .set_peer_external_gateway(format!(
+                            "projects/{P}/global/externalVpnGateways/{ext}"
+                        ))
+                        .set_peer_external_gateway_interface(0)
+                        .set_router(router)
+                        .set_shared_secret(SECRET)
+                        .set_ike_version(2),
+                )
+                .poller(),
+        )
+        .await;
+    }
+    let t = g.tunnel("tun-a0").await;
+    assert_eq!(status(&t), "ESTABLISHED", "{:?}", t.detailed_status);
+    assert_eq!(t.shared_secret.as_deref(), Some("*************"));
+    assert!(t.shared_secret_hash.is_some());
+    assert_eq!(t.peer_ip.as_deref(), Some(ib[0].as_str()));
+    assert_eq!(t.local_traffic_selector, vec!["0.0.0.0/0".to_string()]);
+    let listed = g
+        .tunnels
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .expect("list");
+    let body = serde_json::to_string(&listed).unwrap();
+    assert!(!body.contains(SECRET), "the shared secret never comes back");
+
+    // Without BGP configured the router has no peers to report.
+    let st = g
+        .routers
+        .get_router_status()
+        .set_project(P)
+        .set_region(R)
+        .set_router("router-a")
+        .send()
+        .await
+        .expect("router status");
+    assert!(st.result.expect("result").bgp_peer_status.is_empty());
+
+    g.bgp("router-a", "tun-a0", "169.254.10.1", "169.254.10.2", 64515)
+        .await;
+    g.bgp("router-b", "tun-b0", "169.254.10.2", "169.254.10.1", 64514)
+        .await;
+    let router = g
+        .routers
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_router("router-a")
+        .send()
+        .await
+        .expect("router");
+    assert_eq!(
+        router.bgp.as_ref().and_then(|b| b.asn),
+        Some(64514),
+        "patch keeps unsent fields"
+    );
+    assert_eq!(router.interfaces.len(), 1);
+    let st = g
+        .routers
+        .get_router_status()
+        .set_project(P)
+        .set_region(R)
+        .set_router("router-a")
+        .send()
+        .await
+        .expect("router status")
+        .result
+        .expect("result");
+    let peer = &st.bgp_peer_status[0];
+    assert_eq!(
+        peer.status.as_ref().map(|s| s.to_string()).as_deref(),
+        Some("UP")
+    );
+    assert_eq!(peer.state.as_deref(), Some("Established"));
+    assert_eq!(peer.num_learned_routes, Some(1));
+    assert_eq!(st.best_routes.len(), 1);
+    assert_eq!(
+        st.best_routes[0].dest_range.as_deref(),
+        Some("10.40.0.0/16")
+    );
+    assert!(st.best_routes[0]
+        .next_hop_vpn_tunnel
+        .as_deref()
+        .unwrap_or_default()
+        .ends_with("/vpnTunnels/tun-a0"));
+    let decision = sb
+        .sandbox
+        .inspect(|w, net| w.gcp.route(PROD, Ipv4Addr::new(10, 40, 3, 4), net));
+    assert!(
+        matches!(&decision, RouteDecision::Tunnel { end, route } if end.resource.ends_with("vpnTunnels/tun-a0") && route.contains("BGP")),
+        "{decision:?}"
+    );
+
+    // One interface only: HA redundancy is not met.
+    let gs = g
+        .gws
+        .get_status()
+        .set_project(P)
+        .set_region(R)
+        .set_vpn_gateway("gw-a")
+        .send()
+        .await
+        .expect("gateway status");
+    let conn = &gs.result.expect("result").vpn_connections[0];
+    assert_eq!(conn.tunnels.len(), 1);
+    let state = serde_json::to_value(conn.state.as_ref().expect("state")).unwrap();
+    assert_eq!(state["state"], "CONNECTION_REDUNDANCY_NOT_MET");
+
+    // A wrong peer ASN: the tunnel stays up, the session does not establish, routes vanish.
+    g.bgp("router-b", "tun-b0", "169.254.10.2", "169.254.10.1", 65000)
+        .await;
+    let st = g
+        .routers
+        .get_router_status()
+        .set_project(P)
+        .set_region(R)
+        .set_router("router-a")
+        .send()
+        .await
+        .expect("router status")
+        .result
+        .expect("result");
+    assert_eq!(
+        st.bgp_peer_status[0]
+            .status
+            .as_ref()
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("DOWN")
+    );
+    assert_eq!(st.bgp_peer_status[0].num_learned_routes, Some(0));
+    assert!(st.best_routes.is_empty());
+    assert_eq!(status(&g.tunnel("tun-a0").await), "ESTABLISHED");
+    let decision = sb
+        .sandbox
+        .inspect(|w, net| w.gcp.route(PROD, Ipv4Addr::new(10, 40, 3, 4), net));
+    assert!(
+        matches!(decision, RouteDecision::NoRoute { .. }),
+        "{decision:?}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_vpn_waits_for_forwarding_rules_and_names_each_failure() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    let ip_a = g.classic_front("a", "global/networks/prod-vpc").await;
+    let ip_b = g.classic_front("b", "global/networks/edge-vpc").await;
+    g.classic_tunnel("ct-a", "a", &ip_b, SECRET).await;
+    let t = g.tunnel("ct-a").await;
+    assert_eq!(status(&t), "WAITING_FOR_FULL_CONFIG");
+    assert!(t
+        .detailed_status
+        .as_deref()
+        .unwrap_or_default()
+        .contains("ESP, UDP 500, UDP 4500"));
+
+    g.forwarding_rules("a", &ip_a).await;
+    let t = g.tunnel("ct-a").await;
+    assert_eq!(status(&t), "NO_INCOMING_PACKETS", "{:?}", t.detailed_status);
+
+    // A static route is in the table but not in effect while its tunnel is down.
+    done(
+        g.routes
+            .insert()
+            .set_project(P)
+            .set_body(
+                Route::new()
+                    .set_name("to-edge")
+                    .set_network("global/networks/prod-vpc")
+                    .set_dest_range("10.40.0.0/16")
+                    .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a"))
+                    .set_priority(1000u32),
+            )
+            .poller(),
+    )
+    .await;
+    let raw = raw_get(&sb.url(), &format!("projects/{P}/global/routes/to-edge")).await;
+    assert_eq!(raw["warnings"][0]["code"], "NEXT_HOP_NOT_RUNNING");
+    let decision = sb
+        .sandbox
+        .inspect(|w, net| w.gcp.route(PROD, Ipv4Addr::new(10, 40, 0, 9), net));
+    assert!(
+        matches!(&decision, RouteDecision::NoRoute { table } if table.contains("to-edge")),
+        "{decision:?}"
+    );
+
+    g.forwarding_rules("b", &ip_b).await;
+    g.classic_tunnel("ct-b", "b", &ip_a, "WrongSecret0123456789abcdefABCDE")
+        .await;
+    assert_eq!(status(&g.tunnel("ct-a").await), "AUTHORIZATION_ERROR");
+    let t = g.tunnel("ct-b").await;
+    assert_eq!(status(&t), "AUTHORIZATION_ERROR");
+    assert!(!t
+        .detailed_status
+        .unwrap_or_default()
+        .contains("WrongSecret"));
+
+    // Tunnels cannot be edited: delete and recreate with the right key.
+    done(
+        g.tunnels
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_vpn_tunnel("ct-b")
+            .poller(),
+    )
+    .await;
+    g.classic_tunnel("ct-b", "b", &ip_a, SECRET).await;
+    assert_eq!(status(&g.tunnel("ct-a").await), "ESTABLISHED");
+    assert_eq!(status(&g.tunnel("ct-b").await), "ESTABLISHED");
+    let raw = raw_get(&sb.url(), &format!("projects/{P}/global/routes/to-edge")).await;
+    assert!(raw.get("warnings").is_none(), "{raw}");
+    let decision = sb
+        .sandbox
+        .inspect(|w, net| w.gcp.route(PROD, Ipv4Addr::new(10, 40, 0, 9), net));
+    assert!(
+        matches!(&decision, RouteDecision::Tunnel { end, route } if end.resource.ends_with("vpnTunnels/ct-a") && route.contains("to-edge")),
+        "{decision:?}"
+    );
+
+    let addr = g
+        .addrs
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_address("vpn-ip-a")
+        .send()
+        .await
+        .expect("address");
+    assert_eq!(
+        addr.status.map(|s| s.to_string()).as_deref(),
+        Some("IN_USE")
+    );
+    assert_eq!(addr.users.len(), 3);
+    let tgw = g
+        .tgws
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_target_vpn_gateway("tgw-a")
+        .send()
+        .await
+        .expect("target gateway");
+    assert_eq!(tgw.forwarding_rules.len(), 3);
+    assert_eq!(tgw.tunnels.len(), 1);
+
+    // Deleting the gateway under its tunnel fails in the operation, as GCP reports it.
+    let op = tokio::time::timeout(
+        Duration::from_secs(20),
+        g.tgws
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_target_vpn_gateway("tgw-a")
+            .poller()
+            .until_done(),
+    )
+    .await
+    .unwrap()
+    .expect("polled");
+    let err = op.to_result().expect_err("in use");
+    assert!(
+        format!("{err:?}").contains("RESOURCE_IN_USE_BY_ANOTHER_RESOURCE"),
+        "{err:?}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_run_until_the_latency_model_says_done() {
+    let sb = common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let g = gcp(&sb.url()).await;
+    let op = g
+        .gws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnGateway::new()
+                .set_name("slow")
+                .set_network("global/networks/prod-vpc"),
+        )
+        .send()
+        .await
+        .expect("insert");
+    assert_eq!(
+        op.status.as_ref().map(|s| s.to_string()).as_deref(),
+        Some("RUNNING")
+    );
+    let name = op.name.clone().expect("operation name");
+    let get = || {
+        g.rops
+            .get()
+            .set_project(P)
+            .set_region(R)
+            .set_operation(&name)
+            .send()
+    };
+    assert_eq!(
+        get()
+            .await
+            .unwrap()
+            .status
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("RUNNING")
+    );
+    // The gateway exists (with its addresses) while its operation runs.
+    let gw = g
+        .gws
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_vpn_gateway("slow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ips(&gw).len(), 2);
+    sb.sandbox.advance_clock(61_000);
+    let op = get().await.unwrap();
+    assert_eq!(op.status.map(|s| s.to_string()).as_deref(), Some("DONE"));
+    assert_eq!(op.progress, Some(100));
+    assert!(op
+        .target_link
+        .unwrap_or_default()
+        .ends_with("/vpnGateways/slow"));
+    let waited = g
+        .rops
+        .wait()
+        .set_project(P)
+        .set_region(R)
+        .set_operation(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        waited.status.map(|s| s.to_string()).as_deref(),
+        Some("DONE")
+    );
+
+    // Global operations, and a tunnel that is PROVISIONING until its create finishes.
+    let op = g
+        .fws
+        .insert()
+        .set_project(P)
+        .set_body(
+            Firewall::new()
+                .set_name("slow-fw")
+                .set_network("global/networks/prod-vpc")
+                .set_source_ranges(["10.10.0.0/16"])
+                .set_allowed([firewall::Allowed::new().set_ip_protocol("icmp")]),
+        )
+        .send()
+        .await
+        .unwrap();
+    let gname = op.name.clone().unwrap();
+    let gget = || g.gops.get().set_project(P).set_operation(&gname).send();
+    assert_eq!(
+        gget()
+            .await
+            .unwrap()
+            .status
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("RUNNING")
+    );
+    sb.sandbox.advance_clock(11_000);
+    assert_eq!(
+        gget()
+            .await
+            .unwrap()
+            .status
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("DONE")
+    );
+
+    g.tgws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            TargetVpnGateway::new()
+                .set_name("tgw-slow")
+                .set_network("global/networks/prod-vpc"),
+        )
+        .send()
+        .await
+        .unwrap();
+    sb.sandbox.advance_clock(31_000);
+    g.tunnels
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnTunnel::new()
+                .set_name("slow-tunnel")
+                .set_target_vpn_gateway("tgw-slow")
+                .set_peer_ip("198.19.0.10")
+                .set_shared_secret(SECRET),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&g.tunnel("slow-tunnel").await), "PROVISIONING");
+    sb.sandbox.advance_clock(61_000);
+    assert_eq!(
+        status(&g.tunnel("slow-tunnel").await),
+        "WAITING_FOR_FULL_CONFIG"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_reach_the_sdk_with_googles_codes() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    let err = g
+        .gws
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_vpn_gateway("missing")
+        .send()
+        .await
+        .expect_err("not found");
+    assert_eq!(err.http_status_code(), Some(404));
+    assert_eq!(err.status().map(|s| s.code), Some(Code::NotFound));
+    assert!(err
+        .status()
+        .unwrap()
+        .message
+        .contains("vpnGateways/missing"));
+
+    g.ha_gateway("gw", "global/networks/prod-vpc").await;
+    let err = g
+        .gws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnGateway::new()
+                .set_name("gw")
+                .set_network("global/networks/prod-vpc"),
+        )
+        .send()
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.http_status_code(), Some(409));
+    assert_eq!(err.status().map(|s| s.code), Some(Code::AlreadyExists));
+
+    let err = g
+        .gws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnGateway::new()
+                .set_name("gw2")
+                .set_network("global/networks/nope"),
+        )
+        .send()
+        .await
+        .expect_err("missing network");
+    assert_eq!(err.status().map(|s| s.code), Some(Code::NotFound));
+
+    g.router("rt", "global/networks/prod-vpc", 64514).await;
+    g.external(
+        "peer",
+        &["198.18.0.10".to_string(), "198.18.0.11".to_string()],
+    )
+    .await;
+    let err = g
+        .tunnels
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnTunnel::new()
+                .set_name("bad")
+                .set_vpn_gateway("gw")
+                .set_vpn_gateway_interface(3)
+                .set_peer_external_gateway("peer")
+                .set_peer_external_gateway_interface(0)
+                .set_router("rt")
+                .set_shared_secret(SECRET),
+        )
+        .send()
+        .await
+        .expect_err("bad interface");
+    assert_eq!(err.http_status_code(), Some(400));
+    assert_eq!(err.status().map(|s| s.code), Some(Code::InvalidArgument));
+    assert!(err
+        .status()
+        .unwrap()
+        .message
+        .contains("vpnGatewayInterface"));
+
+    let err = g
+        .routers
+        .patch()
+        .set_project(P)
+        .set_region(R)
+        .set_router("rt")
+        .set_body(
+            Router::new().set_bgp_peers([RouterBgpPeer::new()
+                .set_name("p")
+                .set_interface_name("no-such-interface")
+                .set_peer_ip_address("169.254.0.1")
+                .set_peer_asn(64515u32)]),
+        )
+        .send()
+        .await
+        .expect_err("unknown interface");
+    assert_eq!(err.status().map(|s| s.code), Some(Code::InvalidArgument));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_use_googles_codes_and_are_retried_by_policy() {
+    let sb = start().await;
+    let url = sb.url();
+    let g = gcp(&url).await;
+    g.ha_gateway("gw", "global/networks/prod-vpc").await;
+    let script = |op: &str, kind: &str, count: u32| {
+        format!(
+            r#"{{"scripted":[{{"cloud":"gcp","operation":"{op}","kind":"{kind}","count":{count}}}]}}"#
+        )
+    };
+    // Throttling: 429 RESOURCE_EXHAUSTED, which the default (AIP-194) policy does not retry.
+    admin(
+        &url,
+        "POST",
+        "/_sandbox/faults",
+        &script("vpnGateways.get", "throttle", 1),
+    )
+    .await;
+    let err = g
+        .gws
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_vpn_gateway("gw")
+        .send()
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.http_status_code(), Some(429));
+    assert_eq!(err.status().map(|s| s.code), Some(Code::ResourceExhausted));
+    // A client with a retrying policy (what peerctl's provider configures) gets through.
+    let retrying = VpnGateways::builder()
+        .with_endpoint(&url)
+        .with_credentials(anonymous::Builder::new().build())
+        .with_retry_policy(AlwaysRetry.with_attempt_limit(4))
+        .with_backoff_policy(fast())
+        .build()
+        .await
+        .unwrap();
+    admin(
+        &url,
+        "POST",
+        "/_sandbox/faults",
+        &script("vpnGateways.get", "throttle", 2),
+    )
+    .await;
+    let gw = retrying
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_vpn_gateway("gw")
+        .send()
+        .await
+        .expect("retried through throttling");
+    assert_eq!(gw.name.as_deref(), Some("gw"));
+    // Server errors (503 UNAVAILABLE) on an idempotent call: the default policy retries.
+    admin(
+        &url,
+        "POST",
+        "/_sandbox/faults",
+        &script("networks.get", "server_error", 2),
+    )
+    .await;
+    g.nets
+        .get()
+        .set_project(P)
+        .set_network("prod-vpc")
+        .send()
+        .await
+        .expect("retried through 503");
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["clouds"]["gcp"]["faults"], 5);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_compute_operations_by_collection_and_method() {
+    let sb = start().await;
+    let url = sb.url();
+    let g = gcp(&url).await;
+    g.ha_gateway("gw", "global/networks/prod-vpc").await;
+    g.router("rt", "global/networks/prod-vpc", 64514).await;
+    g.tunnels
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    let gcp = &stats["clouds"]["gcp"];
+    assert_eq!(gcp["operations"]["vpnGateways.insert"], 1);
+    assert_eq!(gcp["operations"]["routers.insert"], 1);
+    assert_eq!(gcp["operations"]["vpnGateways.get"], 1);
+    assert_eq!(gcp["operations"]["vpnTunnels.list"], 1);
+    assert!(
+        gcp["operations"]["regionOperations.get"]
+            .as_u64()
+            .unwrap_or(0)
+            <= 2
+    );
+    assert_eq!(gcp["mutating"], 2);
+    assert_eq!(stats["created_resources"], 2);
+    done(
+        g.routers
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_router("rt")
+            .poller(),
+    )
+    .await;
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], 1);
+    assert_eq!(stats["clouds"]["gcp"]["operations"]["routers.delete"], 1);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    let from_aws = Ipv4Addr::new(10, 10, 4, 4);
+    let https = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    let verdict = |sb: &RunningSandbox| {
+        sb.sandbox
+            .inspect(|w, _| w.gcp.ingress(PROD, from_aws, https))
+    };
+    for (name, prio, deny) in [("allow-aws-443", 1000u32, false), ("deny-aws", 900, true)] {
+        let mut fw = Firewall::new()
+            .set_name(name)
+            .set_network("global/networks/prod-vpc")
+            .set_direction(firewall::Direction::Ingress)
+            .set_priority(prio as i32)
+            .set_source_ranges(["10.10.0.0/16"]);
+        fw = if deny {
+            fw.set_denied([firewall::Denied::new().set_ip_protocol("all")])
+        } else {
+            fw.set_allowed([firewall::Allowed::new()
+                .set_ip_protocol("tcp")
+                .set_ports(["443"])])
+        };
+        done(g.fws.insert().set_project(P).set_body(fw).poller()).await;
+    }
+    assert!(matches!(verdict(&sb), FwDecision::Deny { rule } if rule.contains("deny-aws")));
+    done(
+        g.fws
+            .patch()
+            .set_project(P)
+            .set_firewall("deny-aws")
+            .set_body(Firewall::new().set_disabled(true))
+            .poller(),
+    )
+    .await;
+    assert!(matches!(verdict(&sb), FwDecision::Allow { rule } if rule.contains("allow-aws-443")));
+    let fw = g
+        .fws
+        .get()
+        .set_project(P)
+        .set_firewall("deny-aws")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fw.disabled, Some(true));
+    assert_eq!(fw.priority, Some(900), "patch keeps unsent fields");
+    // PUT replaces the rule: same priority as the allow, deny wins the tie.
+    done(
+        g.fws
+            .update()
+            .set_project(P)
+            .set_firewall("deny-aws")
+            .set_body(
+                Firewall::new()
+                    .set_name("deny-aws")
+                    .set_network("global/networks/prod-vpc")
+                    .set_priority(1000)
+                    .set_source_ranges(["10.10.0.0/16"])
+                    .set_denied([firewall::Denied::new().set_ip_protocol("tcp")]),
+            )
+            .poller(),
+    )
+    .await;
+    assert!(
+        matches!(verdict(&sb), FwDecision::Deny { rule } if rule.contains("deny-aws (priority 1000)"))
+    );
+    let only = g
+        .fws
+        .list()
+        .set_project(P)
+        .set_filter(r#"name = "allow-aws-443""#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(only.items.len(), 1);
+    done(
+        g.fws
+            .delete()
+            .set_project(P)
+            .set_firewall("deny-aws")
+            .poller(),
+    )
+    .await;
+    assert!(matches!(verdict(&sb), FwDecision::Allow { .. }));
+    // Egress is open by default.
+    let out = sb
+        .sandbox
+        .inspect(|w, _| w.gcp.egress(PROD, from_aws, https));
+    assert!(matches!(out, FwDecision::Allow { rule } if rule.contains("implied allow-all egress")));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_google_cloud_compute_client_drives_the_sandbox() {
+    let sb = start().await;
+    let url = sb.url();
+    let out = tokio::task::spawn_blocking(move || common::run_python("gcp_client.py", &[&url]))
+        .await
+        .unwrap();
+    assert!(out.contains("ok"), "{out}");
+    let stats = admin(&sb.url(), "GET", "/_sandbox/stats", "").await;
+    assert!(stats["clouds"]["gcp"]["operations"]["vpnTunnels.insert"].as_u64() >= Some(2));
+    sb.stop().await;
+}
+
+/// Builds a world with one of everything (HA and classic VPN, BGP up, routes, firewalls),
+/// then has `gcp_conformance.py` check every field of every response against the
+/// discovery document's schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_conform_to_the_published_compute_discovery_document() {
+    let sb = start().await;
+    let url = sb.url();
+    let g = gcp(&url).await;
+    let a = g.ha_gateway("gw-a", "global/networks/prod-vpc").await;
+    let b = g.ha_gateway("gw-b", "global/networks/edge-vpc").await;
+    g.external("peer-of-a", &ips(&b)).await;
+    g.external("peer-of-b", &ips(&a)).await;
+    g.router("router-a", "global/networks/prod-vpc", 64514)
+        .await;
+    g.router("router-b", "global/networks/edge-vpc", 64515)
+        .await;
+    for (name, gw, ext, router) in [
+        ("tun-a0", "gw-a", "peer-of-a", "router-a"),
+        ("tun-b0", "gw-b", "peer-of-b", "router-b"),
+    ] {
+        done(
+            g.tunnels
+                .insert()
+                .set_project(P)
+                .set_region(R)
+                .set_body(
+                    VpnTunnel::new()
+                        .set_name(name)
+                        .set_vpn_gateway(gw)
+                        .set_vpn_gateway_interface(0)
+                        .set_peer_external_gateway(ext)
+                        .set_peer_external_gateway_interface(0)
+                        .set_router(router)
+                        .set_shared_secret(SECRET),
+                )
+                .poller(),
+        )
+        .await;
+    }
+    g.bgp("router-a", "tun-a0", "169.254.10.1", "169.254.10.2", 64515)
+        .await;
+    g.bgp("router-b", "tun-b0", "169.254.10.2", "169.254.10.1", 64514)
+        .await;
+    let ip_a = g.classic_front("a", "global/networks/prod-vpc").await;
+    g.forwarding_rules("a", &ip_a).await;
+    g.classic_tunnel("ct-a", "a", "198.19.0.99", SECRET).await;
+    done(
+        g.routes
+            .insert()
+            .set_project(P)
+            .set_body(
+                Route::new()
+                    .set_name("to-az")
+                    .set_network("global/networks/prod-vpc")
+                    .set_dest_range("10.30.0.0/16")
+                    .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a")),
+            )
+            .poller(),
+    )
+    .await;
+    done(
+        g.fws
+            .insert()
+            .set_project(P)
+            .set_body(
+                Firewall::new()
+                    .set_name("allow-az")
+                    .set_network("global/networks/prod-vpc")
+                    .set_source_ranges(["10.30.0.0/16"])
+                    .set_allowed([firewall::Allowed::new()
+                        .set_ip_protocol("tcp")
+                        .set_ports(["443", "8000-8100"])]),
+            )
+            .poller(),
+    )
+    .await;
+    // A failed operation too.
+    let failed = g
+        .tgws
+        .delete()
+        .set_project(P)
+        .set_region(R)
+        .set_target_vpn_gateway("tgw-a")
+        .send()
+        .await
+        .unwrap();
+
+    let region = format!("projects/{P}/regions/{R}");
+    let global = format!("projects/{P}/global");
+    // (schema name, path) of every response shape the front end produces.
+    let mut samples: Vec<(String, String)> = vec![
+        ("Network".into(), format!("{global}/networks/prod-vpc")),
+        ("NetworkList".into(), format!("{global}/networks")),
+        (
+            "Subnetwork".into(),
+            format!("{region}/subnetworks/prod-vpc-us-central1"),
+        ),
+        ("SubnetworkList".into(), format!("{region}/subnetworks")),
+        ("VpnGateway".into(), format!("{region}/vpnGateways/gw-a")),
+        ("VpnGatewayList".into(), format!("{region}/vpnGateways")),
+        (
+            "VpnGatewaysGetStatusResponse".into(),
+            format!("{region}/vpnGateways/gw-a/getStatus"),
+        ),
+        (
+            "ExternalVpnGateway".into(),
+            format!("{global}/externalVpnGateways/peer-of-a"),
+        ),
+        (
+            "ExternalVpnGatewayList".into(),
+            format!("{global}/externalVpnGateways"),
+        ),
+        ("Router".into(), format!("{region}/routers/router-a")),
+        ("RouterList".into(), format!("{region}/routers")),
+        (
+            "RouterStatusResponse".into(),
+            format!("{region}/routers/router-a/getRouterStatus"),
+        ),
+        ("VpnTunnel".into(), format!("{region}/vpnTunnels/tun-a0")),
+        ("VpnTunnel".into(), format!("{region}/vpnTunnels/ct-a")),
+        ("VpnTunnelList".into(), format!("{region}/vpnTunnels")),
+        (
+            "TargetVpnGateway".into(),
+            format!("{region}/targetVpnGateways/tgw-a"),
+        ),
+        (
+            "TargetVpnGatewayList".into(),
+            format!("{region}/targetVpnGateways"),
+        ),
+        ("Address".into(), format!("{region}/addresses/vpn-ip-a")),
+        ("AddressList".into(), format!("{region}/addresses")),
+        (
+            "ForwardingRule".into(),
+            format!("{region}/forwardingRules/fr-a-udp500"),
+        ),
+        (
+            "ForwardingRuleList".into(),
+            format!("{region}/forwardingRules"),
+        ),
+        ("Route".into(), format!("{global}/routes/to-az")),
+        ("RouteList".into(), format!("{global}/routes")),
+        ("Firewall".into(), format!("{global}/firewalls/allow-az")),
+        ("FirewallList".into(), format!("{global}/firewalls")),
+        ("OperationList".into(), format!("{region}/operations")),
+        ("OperationList".into(), format!("{global}/operations")),
+    ];
+    samples.push((
+        "Operation".into(),
+        format!("{region}/operations/{}", failed.name.clone().unwrap()),
+    ));
+    let mut captured = Vec::new();
+    for (schema, path) in &samples {
+        let body = raw_get(&url, path).await;
+        assert!(body["error"].get("code").is_none(), "{path}: {body}");
+        captured.push(serde_json::json!({"schema": schema, "path": path, "body": body}));
+    }
+    let err = raw_get(&url, &format!("{region}/vpnTunnels/nope")).await;
+    captured.push(serde_json::json!({"schema": "#error", "path": "missing", "body": err}));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gcp_samples.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&captured).unwrap()).unwrap();
+    let f = file.display().to_string();
+    let out = tokio::task::spawn_blocking(move || common::run_python("gcp_conformance.py", &[&f]))
+        .await
+        .unwrap();
+    assert!(
+        out.contains(&format!("checked {} responses", captured.len())),
+        "{out}"
+    );
+    sb.stop().await;
+}
