@@ -888,3 +888,28 @@ async fn nsg_rules_and_routes_are_created_listed_and_deleted() {
     assert_eq!(stats["created_resources"], 0);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_conform_to_the_published_arm_models() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let out =
+        tokio::task::spawn_blocking(move || common::run_python("azure_conformance.py", &[&url]))
+            .await
+            .unwrap();
+    println!("{out}");
+    assert!(out.contains("azure_conformance: ok"), "{out}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_azure_mgmt_network_drives_the_sandbox() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let out = tokio::task::spawn_blocking(move || common::run_python("azure_client.py", &[&url]))
+        .await
+        .unwrap();
+    println!("{out}");
+    assert!(out.contains("azure_client: ok"), "{out}");
+    sb.stop().await;
+}
