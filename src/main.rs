@@ -44,7 +44,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = Cli::parse_from(sandbox_flag_without_value(std::env::args_os()));
     cli::init_logging(args.verbose);
     let result = match args.command {
         Command::Plan(a) => cli::plan::run(a),
@@ -59,5 +59,89 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `--sandbox` takes an optional URL, so clap would read the word after a bare `--sandbox` as
+/// that URL, even when it is a command (`peerctl --sandbox sandbox stats`). A bare `--sandbox`
+/// followed by a command name or another option is therefore rewritten to `--sandbox=local`
+/// (the in-process sandbox) before parsing.
+fn sandbox_flag_without_value(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    fn names(cmd: &clap::Command, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            out.push(sub.get_name().to_string());
+            names(sub, out);
+        }
+    }
+    let mut commands = vec!["help".to_string()];
+    names(&Cli::command(), &mut commands);
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut out = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let next_is_value = args.get(i + 1).is_some_and(|n| {
+            let n = n.to_string_lossy();
+            !n.starts_with('-') && !commands.iter().any(|c| *c == n)
+        });
+        if a == "--sandbox" && !next_is_value {
+            out.push(format!("--sandbox={}", cli::target::IN_PROCESS).into());
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sandbox_flag_without_value as fix;
+
+    fn v(args: &[&str]) -> Vec<String> {
+        fix(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn bare_sandbox_before_a_command_means_in_process() {
+        assert_eq!(
+            v(&["peerctl", "--sandbox", "sandbox", "stats"]),
+            ["peerctl", "--sandbox=local", "sandbox", "stats"]
+        );
+        assert_eq!(
+            v(&["peerctl", "sandbox", "reach", "--sandbox", "--from", "a"]),
+            [
+                "peerctl",
+                "sandbox",
+                "reach",
+                "--sandbox=local",
+                "--from",
+                "a"
+            ]
+        );
+        assert_eq!(v(&["peerctl", "plan", "--sandbox"])[2], "--sandbox=local");
+    }
+
+    #[test]
+    fn sandbox_followed_by_a_url_keeps_it() {
+        assert_eq!(
+            v(&[
+                "peerctl",
+                "--sandbox",
+                "http://127.0.0.1:1",
+                "sandbox",
+                "stats"
+            ]),
+            [
+                "peerctl",
+                "--sandbox",
+                "http://127.0.0.1:1",
+                "sandbox",
+                "stats"
+            ]
+        );
     }
 }

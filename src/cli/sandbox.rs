@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Seed for injected faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// AWS eventual consistency: a just-created resource is NotFound when described by id
+    /// for this many milliseconds of sandbox time.
+    #[arg(long, default_value_t = 0)]
+    pub aws_consistency_ms: u64,
 }
 
 pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -264,6 +268,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         throttle_rate: a.throttle_rate,
         seed: a.seed,
         data_dir: a.data.clone(),
+        aws_consistency_ms: a.aws_consistency_ms,
     };
     let sandbox = Arc::new(Sandbox::new(config, Some(topology))?);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

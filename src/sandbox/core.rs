@@ -27,6 +27,9 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Where the world is persisted; `None` = memory only.
     pub data_dir: Option<PathBuf>,
+    /// AWS eventual consistency: for this long (sandbox ms) after its creation, a resource is
+    /// `…NotFound` when described by id.
+    pub aws_consistency_ms: u64,
 }
 
 impl Default for SandboxConfig {
@@ -37,6 +40,7 @@ impl Default for SandboxConfig {
             throttle_rate: 0.0,
             seed: 0,
             data_dir: None,
+            aws_consistency_ms: 0,
         }
     }
 }
@@ -80,6 +84,7 @@ impl Inner {
         if let Some(t) = &self.topology {
             seed::seed_topology(&mut self.world, t);
         }
+        self.world.aws.consistency_ms = self.config.aws_consistency_ms;
         self.stats = Stats::default();
         self.faults = Faults::new(
             self.config.fault_rate,
@@ -114,6 +119,7 @@ impl Sandbox {
         match loaded {
             Some(saved) => {
                 inner.world = saved.world;
+                inner.world.aws.consistency_ms = inner.config.aws_consistency_ms;
                 inner.clock_offset_ms = saved.clock_offset_ms;
             }
             None => {

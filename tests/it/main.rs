@@ -11,5 +11,6 @@ mod topology_validation;
 mod sandbox_aws;
 mod sandbox_azure;
 mod sandbox_cli;
+mod sandbox_core;
 mod sandbox_gcp;
 mod sandbox_physics;

@@ -37,9 +37,10 @@ fn serve(extra: &[&str]) -> Server {
         .spawn()
         .expect("spawn peerctl sandbox serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("first line");
+    // Keep reading what the server prints, or it dies of a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let url = line
         .trim()
         .rsplit(' ')
