@@ -901,6 +901,26 @@ impl Validate for VpnTunnel {
             }
             self.router = Some(rp);
         }
+        if let Some(cs) = &self.cipher_suite {
+            let groups = cs
+                .phase1
+                .iter()
+                .flat_map(|p| p.dh.iter().map(|g| ("cipherSuite.phase1.dh", g)))
+                .chain(
+                    cs.phase2
+                        .iter()
+                        .flat_map(|p| p.pfs.iter().map(|g| ("cipherSuite.phase2.pfs", g))),
+                );
+            for (name, g) in groups {
+                if physics::dh_group(g).is_none() {
+                    return Err(field(
+                        name,
+                        g,
+                        "Must be a Diffie-Hellman group such as Group-14.",
+                    ));
+                }
+            }
+        }
         self.shared_secret_hash = Some(physics::secret_hash(secret));
         Ok(())
     }

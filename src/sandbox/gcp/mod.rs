@@ -124,3 +124,65 @@ pub fn seed(world: &mut World, net: &Network) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::Cloud;
+    use crate::sandbox::net::CloudModel;
+    use crate::topology::{GcpNetwork, Span};
+
+    fn topo_net() -> Network {
+        Network {
+            name: "gcp-usc1".into(),
+            cloud: Cloud::Gcp,
+            cidrs: vec![
+                "10.20.0.0/16".parse().unwrap(),
+                "10.21.0.0/16".parse().unwrap(),
+            ],
+            asn: None,
+            location: Location::Gcp(GcpNetwork {
+                project: "acme-net".into(),
+                region: "us-central1".into(),
+                network: "prod-vpc".into(),
+            }),
+            span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn seeding_creates_the_network_and_one_subnetwork_per_cidr_counted_as_seeded() {
+        let mut w = World::default();
+        seed(&mut w, &topo_net());
+        let nets = w.gcp.networks();
+        assert_eq!(nets.len(), 1);
+        assert_eq!(
+            nets[0].key,
+            "gcp:projects/acme-net/global/networks/prod-vpc"
+        );
+        assert_eq!(nets[0].name.as_deref(), Some("gcp-usc1"));
+        assert_eq!(nets[0].cidrs.len(), 2);
+        let names: Vec<&str> = w
+            .gcp
+            .subnetworks
+            .values()
+            .map(|s| s.body.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["prod-vpc-us-central1", "prod-vpc-us-central1-2"]
+        );
+        assert!(w.gcp.firewalls.is_empty());
+        assert_eq!(w.gcp.created_resources(), 0);
+    }
+
+    #[test]
+    fn the_cloud_survives_a_json_round_trip_for_persistence() {
+        let mut w = World::default();
+        seed(&mut w, &topo_net());
+        let text = serde_json::to_string(&w.gcp).unwrap();
+        let back: GcpCloud = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.networks, w.gcp.networks);
+        assert_eq!(back.subnetworks, w.gcp.subnetworks);
+    }
+}

@@ -171,6 +171,42 @@ pub struct Router {
     pub bgp_peers: Vec<RouterBgpPeer>,
 }
 
+/// IKE phase 1 algorithms (`VpnTunnelPhase1Algorithms`), in GCP's spelling
+/// (`AES-CBC-256`, `HMAC-SHA2-256-128`, `PRF-HMAC-SHA2-256`, `Group-14`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Phase1Algorithms {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dh: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prf: Vec<String>,
+}
+
+/// IKE phase 2 algorithms (`VpnTunnelPhase2Algorithms`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Phase2Algorithms {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub integrity: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pfs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CipherSuite {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase1: Option<Phase1Algorithms>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase2: Option<Phase2Algorithms>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct VpnTunnel {
@@ -206,6 +242,9 @@ pub struct VpnTunnel {
     pub local_traffic_selector: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_traffic_selector: Vec<String>,
+    /// The IKE offer; absent = GCP's full default list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<CipherSuite>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

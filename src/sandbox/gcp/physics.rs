@@ -9,7 +9,7 @@ use crate::cloud::Cloud;
 use crate::sandbox::http::Response;
 use crate::sandbox::net::{
     BgpConfig, BgpState, CloudModel, DownReason, EndId, Flow, FwDecision, NetInfo, NetState,
-    RouteDecision, TunnelEnd,
+    Proposal, RouteDecision, TunnelEnd,
 };
 use ipnet::Ipv4Net;
 use serde_json::{json, Value};
@@ -20,6 +20,35 @@ use std::net::Ipv4Addr;
 pub fn secret_hash(secret: &str) -> String {
     let digest = Sha256::digest(format!("peerctl-sandbox-psk:{secret}").as_bytes());
     hex::encode(&digest[..14])
+}
+
+/// A DH group number from GCP's `Group-14` (or a bare `14`).
+pub fn dh_group(s: &str) -> Option<u32> {
+    let t = s.trim();
+    let n = t
+        .strip_prefix("Group-")
+        .or_else(|| t.strip_prefix("GROUP-"))
+        .unwrap_or(t);
+    n.parse().ok()
+}
+
+/// The tunnel's IKE offer per phase; `None` = GCP's defaults.
+fn proposals(t: &VpnTunnel) -> (Option<Proposal>, Option<Proposal>) {
+    let Some(cs) = &t.cipher_suite else {
+        return (None, None);
+    };
+    let groups = |v: &[String]| v.iter().filter_map(|g| dh_group(g)).collect();
+    let p1 = cs.phase1.as_ref().map(|p| Proposal {
+        encryption: p.encryption.clone(),
+        integrity: p.integrity.clone(),
+        dh_groups: groups(&p.dh),
+    });
+    let p2 = cs.phase2.as_ref().map(|p| Proposal {
+        encryption: p.encryption.clone(),
+        integrity: p.integrity.clone(),
+        dh_groups: groups(&p.pfs),
+    });
+    (p1, p2)
 }
 
 pub fn end_id(tunnel_path: &str) -> EndId {
@@ -547,6 +576,7 @@ impl CloudModel for GcpCloud {
                 }
                 _ => (None, Vec::new()),
             };
+            let (phase1, phase2) = proposals(t);
             out.push(TunnelEnd {
                 id: end_id(path),
                 network: format!("gcp:{network}"),
@@ -554,8 +584,8 @@ impl CloudModel for GcpCloud {
                 peer_ip: tunnel_peer_ip(self, t),
                 psk: t.shared_secret.clone(),
                 ike_versions: vec![t.ike_version.unwrap_or(2) as u8],
-                phase1: None,
-                phase2: None,
+                phase1,
+                phase2,
                 selectors,
                 bgp,
                 advertises,
@@ -696,5 +726,331 @@ impl CloudModel for GcpCloud {
             + count(&self.forwarding_rules)
             + count(&self.routes)
             + count(&self.firewalls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::net::{BgpStatus, EndStatus};
+    use std::collections::BTreeMap;
+
+    const NET: &str = "projects/p/global/networks/n";
+    const REGION: &str = "projects/p/regions/r";
+    const SECRET: &str = "Zq8Wm3Lx7Rt2Vn5Kp9Hc4Jd6Fb1Gs0Ya";
+
+    fn res<T>(body: T) -> Res<T> {
+        Res {
+            meta: Meta::default(),
+            body,
+        }
+    }
+
+    /// A network with two subnets in region r and one in region s, a classic gateway with
+    /// its three forwarding rules and one tunnel `t1`, and a router.
+    fn cloud() -> GcpCloud {
+        let mut c = GcpCloud::default();
+        c.networks.insert(NET.into(), res(Network::default()));
+        for (path, range) in [
+            ("projects/p/regions/r/subnetworks/a", "10.20.0.0/24"),
+            ("projects/p/regions/r/subnetworks/b", "10.20.1.0/24"),
+            ("projects/p/regions/s/subnetworks/c", "10.21.0.0/24"),
+        ] {
+            c.subnetworks.insert(
+                path.into(),
+                res(Subnetwork {
+                    network: NET.into(),
+                    ip_cidr_range: range.into(),
+                    ..Subnetwork::default()
+                }),
+            );
+        }
+        let tg = format!("{REGION}/targetVpnGateways/tg");
+        c.target_vpn_gateways.insert(
+            tg.clone(),
+            res(TargetVpnGateway {
+                network: NET.into(),
+                ..TargetVpnGateway::default()
+            }),
+        );
+        for (name, proto, ports) in [
+            ("esp", "ESP", None),
+            ("u500", "UDP", Some("500-500")),
+            ("u4500", "UDP", Some("4500-4500")),
+        ] {
+            c.forwarding_rules.insert(
+                format!("{REGION}/forwardingRules/{name}"),
+                res(ForwardingRule {
+                    ip_protocol: Some(proto.into()),
+                    port_range: ports.map(str::to_string),
+                    ip_address: Some("198.18.128.9".into()),
+                    target: Some(tg.clone()),
+                    ..ForwardingRule::default()
+                }),
+            );
+        }
+        c.vpn_tunnels.insert(
+            format!("{REGION}/vpnTunnels/t1"),
+            res(VpnTunnel {
+                name: "t1".into(),
+                target_vpn_gateway: Some(tg),
+                peer_ip: Some("198.19.0.4".into()),
+                shared_secret: Some(SECRET.into()),
+                ike_version: Some(2),
+                ..VpnTunnel::default()
+            }),
+        );
+        c.routers.insert(
+            format!("{REGION}/routers/rt"),
+            res(Router {
+                network: NET.into(),
+                bgp: Some(RouterBgp {
+                    asn: Some(64514),
+                    ..RouterBgp::default()
+                }),
+                ..Router::default()
+            }),
+        );
+        c
+    }
+
+    fn down(reason: DownReason) -> EndStatus {
+        EndStatus {
+            up: false,
+            reason: Some(reason),
+            since_ms: 0,
+            peer: None,
+            peer_network: None,
+            bgp: None,
+        }
+    }
+
+    fn state_with(path: &str, s: EndStatus) -> NetState {
+        NetState {
+            now_ms: 10,
+            ends: BTreeMap::from([(end_id(path), s)]),
+        }
+    }
+
+    #[test]
+    fn every_down_reason_has_its_own_status_text_and_none_shows_the_secret() {
+        let c = cloud();
+        let path = format!("{REGION}/vpnTunnels/t1");
+        let t = &c.vpn_tunnels[&path];
+        let reasons = [
+            DownReason::Provisioning,
+            DownReason::NoPeer,
+            DownReason::PeerAddressMismatch,
+            DownReason::PskMismatch,
+            DownReason::IkeVersionMismatch,
+            DownReason::ProposalMismatch,
+            DownReason::TrafficSelectorMismatch,
+            DownReason::Negotiating,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for r in reasons {
+            let net = state_with(&path, down(r));
+            let (status, detail) = tunnel_status(&c, &path, &t.body, &t.meta, &net, 10);
+            assert!(!detail.contains(SECRET));
+            assert!(
+                seen.insert((status, detail.clone())),
+                "{r:?} repeats {status} {detail}"
+            );
+        }
+        assert_eq!(
+            tunnel_status(
+                &c,
+                &path,
+                &t.body,
+                &t.meta,
+                &state_with(&path, down(DownReason::PskMismatch)),
+                10
+            )
+            .0,
+            "AUTHORIZATION_ERROR"
+        );
+        assert_eq!(
+            tunnel_status(
+                &c,
+                &path,
+                &t.body,
+                &t.meta,
+                &state_with(&path, down(DownReason::NoPeer)),
+                10
+            )
+            .0,
+            "NO_INCOMING_PACKETS"
+        );
+        let up = EndStatus {
+            up: true,
+            reason: None,
+            ..down(DownReason::NoPeer)
+        };
+        assert_eq!(
+            tunnel_status(&c, &path, &t.body, &t.meta, &state_with(&path, up), 10).0,
+            "ESTABLISHED"
+        );
+    }
+
+    #[test]
+    fn a_classic_tunnel_without_all_three_forwarding_rules_waits_and_does_not_negotiate() {
+        let mut c = cloud();
+        c.forwarding_rules
+            .remove(&format!("{REGION}/forwardingRules/u4500"));
+        let path = format!("{REGION}/vpnTunnels/t1");
+        let t = &c.vpn_tunnels[&path];
+        let (status, detail) = tunnel_status(&c, &path, &t.body, &t.meta, &NetState::default(), 10);
+        assert_eq!(status, "WAITING_FOR_FULL_CONFIG");
+        assert!(
+            detail.contains("UDP 4500") && !detail.contains("ESP"),
+            "{detail}"
+        );
+        let ends = c.tunnel_ends(10);
+        assert!(ends[0].disabled);
+        let c = cloud();
+        let ends = c.tunnel_ends(10);
+        assert!(!ends[0].disabled);
+        assert_eq!(ends[0].local_ip, Some(Ipv4Addr::new(198, 18, 128, 9)));
+        assert_eq!(ends[0].peer_ip, Some(Ipv4Addr::new(198, 19, 0, 4)));
+        assert_eq!(ends[0].network, format!("gcp:{NET}"));
+        assert_eq!(
+            ends[0].selectors, None,
+            "0.0.0.0/0 both ways is route-based"
+        );
+        assert_eq!(
+            (ends[0].phase1.clone(), ends[0].ike_versions.clone()),
+            (None, vec![2])
+        );
+    }
+
+    #[test]
+    fn a_cipher_suite_becomes_the_ends_proposals() {
+        let mut c = cloud();
+        let path = format!("{REGION}/vpnTunnels/t1");
+        c.vpn_tunnels.get_mut(&path).unwrap().body.cipher_suite = Some(CipherSuite {
+            phase1: Some(Phase1Algorithms {
+                dh: vec!["Group-14".into()],
+                encryption: vec!["AES-CBC-256".into()],
+                integrity: vec!["HMAC-SHA2-256-128".into()],
+                prf: vec!["PRF-HMAC-SHA2-256".into()],
+            }),
+            phase2: Some(Phase2Algorithms {
+                encryption: vec!["AES-CBC-256".into()],
+                integrity: vec!["HMAC-SHA2-256-128".into()],
+                pfs: vec!["Group-14".into()],
+            }),
+        });
+        let e = &c.tunnel_ends(0)[0];
+        assert_eq!(e.phase1.as_ref().unwrap().dh_groups, vec![14]);
+        assert_eq!(
+            e.phase2.as_ref().unwrap().encryption,
+            vec!["AES-CBC-256".to_string()]
+        );
+    }
+
+    #[test]
+    fn default_advertisement_is_the_routers_region_subnets_and_custom_adds_ranges() {
+        let c = cloud();
+        let rp = format!("{REGION}/routers/rt");
+        let router = &c.routers[&rp].body;
+        let peer = RouterBgpPeer::default();
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        assert_eq!(
+            advertised(&c, &rp, router, &peer),
+            vec![net("10.20.0.0/24"), net("10.20.1.0/24")]
+        );
+        let custom = RouterBgpPeer {
+            advertise_mode: Some("CUSTOM".into()),
+            advertised_ip_ranges: vec![AdvertisedRange {
+                range: "10.99.0.0/16".into(),
+                description: None,
+            }],
+            ..RouterBgpPeer::default()
+        };
+        assert_eq!(
+            advertised(&c, &rp, router, &custom),
+            vec![net("10.99.0.0/16")]
+        );
+        let both = RouterBgpPeer {
+            advertised_groups: vec!["ALL_SUBNETS".into()],
+            ..custom
+        };
+        assert_eq!(advertised(&c, &rp, router, &both).len(), 3);
+    }
+
+    #[test]
+    fn routes_take_effect_only_over_an_up_tunnel_longest_prefix_first() {
+        let mut c = cloud();
+        let t1 = format!("{REGION}/vpnTunnels/t1");
+        let mut t2 = c.vpn_tunnels[&t1].clone();
+        t2.body.name = "t2".into();
+        let t2p = format!("{REGION}/vpnTunnels/t2");
+        c.vpn_tunnels.insert(t2p.clone(), t2);
+        for (name, dest, hop, prio) in [
+            ("wide", "10.0.0.0/8", &t1, 100),
+            ("narrow", "10.30.0.0/16", &t2p, 1000),
+        ] {
+            c.routes.insert(
+                format!("projects/p/global/routes/{name}"),
+                res(Route {
+                    name: name.into(),
+                    network: NET.into(),
+                    dest_range: dest.into(),
+                    next_hop_vpn_tunnel: Some(hop.clone()),
+                    priority: Some(prio),
+                    ..Route::default()
+                }),
+            );
+        }
+        let key = format!("gcp:{NET}");
+        let dst = Ipv4Addr::new(10, 30, 1, 1);
+        let up = EndStatus {
+            up: true,
+            reason: None,
+            ..down(DownReason::NoPeer)
+        };
+        let mut net = NetState::default();
+        assert!(
+            matches!(c.route(&key, dst, &net), RouteDecision::NoRoute { table } if table.contains("narrow") && table.contains("wide"))
+        );
+        net.ends.insert(end_id(&t1), up.clone());
+        assert!(
+            matches!(c.route(&key, dst, &net), RouteDecision::Tunnel { route, .. } if route.contains("wide"))
+        );
+        net.ends.insert(end_id(&t2p), up.clone());
+        assert!(
+            matches!(c.route(&key, dst, &net), RouteDecision::Tunnel { route, .. } if route.contains("narrow"))
+        );
+        assert_eq!(
+            c.route(&key, Ipv4Addr::new(10, 20, 1, 7), &net),
+            RouteDecision::Local
+        );
+        // A BGP route learned over an established session competes on prefix length.
+        let mut bgp_up = up;
+        bgp_up.bgp = Some(BgpStatus {
+            state: BgpState::Established,
+            learned: vec!["10.30.1.0/24".parse().unwrap()],
+            detail: None,
+        });
+        net.ends.insert(end_id(&t1), bgp_up);
+        c.routers
+            .get_mut(&format!("{REGION}/routers/rt"))
+            .unwrap()
+            .body
+            .interfaces = vec![RouterInterface {
+            name: "if-0".into(),
+            ip_range: Some("169.254.0.1/30".into()),
+            linked_vpn_tunnel: Some(t1.clone()),
+        }];
+        assert!(
+            matches!(c.route(&key, dst, &net), RouteDecision::Tunnel { route, end } if route.contains("BGP") && end.resource == t1)
+        );
+    }
+
+    #[test]
+    fn secret_hash_is_stable_and_does_not_contain_the_secret() {
+        assert_eq!(secret_hash(SECRET), secret_hash(SECRET));
+        assert_ne!(secret_hash(SECRET), secret_hash("other"));
+        assert!(!secret_hash(SECRET).contains(&SECRET[..8]));
     }
 }
