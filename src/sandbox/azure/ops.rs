@@ -902,6 +902,13 @@ fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
             "The Basic SKU supports neither BGP nor active-active.",
         ));
     }
+    let bgp = match props.get("bgpSettings") {
+        Some(v) if !v.is_null() => bgp_settings(v, 65515)?,
+        _ => old.as_ref().map(|o| o.bgp.clone()).unwrap_or(BgpSettings {
+            asn: 65515,
+            ..BgpSettings::default()
+        }),
+    };
     let mut ip_configs = Vec::new();
     for (i, cfg) in props
         .get("ipConfigurations")
@@ -1009,13 +1016,6 @@ fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
             ));
         }
     }
-    let bgp = match props.get("bgpSettings") {
-        Some(v) if !v.is_null() => bgp_settings(v, 65515)?,
-        _ => old.as_ref().map(|o| o.bgp.clone()).unwrap_or(BgpSettings {
-            asn: 65515,
-            ..BgpSettings::default()
-        }),
-    };
     let generation = str_at(&props, &["vpnGatewayGeneration"]).map(String::from);
     let tags = tags(&b)?;
     // A change of configuration reprovisions the gateway; a tags-only PUT is instant.
@@ -1205,6 +1205,14 @@ fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
         Some(v) if !v.is_null() => Some(bgp_settings(v, 0)?),
         _ => None,
     };
+    if bgp
+        .as_ref()
+        .is_some_and(|b| b.asn == 0 || b.peering_address.is_none())
+    {
+        return Err(invalid(
+            "bgpSettings of a local network gateway need asn and bgpPeeringAddress.",
+        ));
+    }
     if bgp.is_none() && pfx.is_empty() {
         return Err(invalid("A local network gateway without bgpSettings needs localNetworkAddressSpace.addressPrefixes."));
     }

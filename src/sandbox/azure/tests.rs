@@ -482,3 +482,222 @@ fn delete_answers_202_then_the_resource_is_gone_and_a_second_delete_is_204() {
     );
     assert_eq!(s, 204);
 }
+
+#[test]
+fn a_dynamic_public_ip_gets_its_address_only_once_the_gateway_is_built() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/virtualNetworks/prod-vnet/subnets/GatewaySubnet",
+        json!({"properties": {"addressPrefix": "10.30.255.0/27"}}),
+    );
+    put(
+        &mut w,
+        "/publicIPAddresses/basic-ip",
+        json!({"location": "eastus", "properties": {"publicIPAllocationMethod": "Dynamic"}}),
+    );
+    let (_, v) = call(
+        &mut w,
+        1_000,
+        1.0,
+        "GET",
+        "/publicIPAddresses/basic-ip",
+        Value::Null,
+    );
+    assert!(v["properties"].get("ipAddress").is_none(), "{v}");
+    let (s, _) = call(
+        &mut w,
+        1_000,
+        1.0,
+        "PUT",
+        "/virtualNetworkGateways/gw",
+        json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "sku": {"name": "Basic"},
+        "ipConfigurations": [{"name": "default", "properties": {
+            "subnet": {"id": format!("{RG}/virtualNetworks/prod-vnet/subnets/GatewaySubnet")},
+            "publicIPAddress": {"id": format!("{RG}/publicIPAddresses/basic-ip")}}}]}}),
+    );
+    assert_eq!(s, 201);
+    let (_, v) = call(
+        &mut w,
+        2_000,
+        1.0,
+        "GET",
+        "/publicIPAddresses/basic-ip",
+        Value::Null,
+    );
+    assert!(
+        v["properties"].get("ipAddress").is_none(),
+        "still building: {v}"
+    );
+    let (_, v) = call(
+        &mut w,
+        1_000 + 35 * 60_000,
+        1.0,
+        "GET",
+        "/publicIPAddresses/basic-ip",
+        Value::Null,
+    );
+    assert!(
+        v["properties"]["ipAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("198.19."),
+        "{v}"
+    );
+    assert!(v["properties"]["ipConfiguration"]["id"]
+        .as_str()
+        .unwrap()
+        .ends_with("/virtualNetworkGateways/gw/ipConfigurations/default"));
+}
+
+#[test]
+fn a_vnet_put_replaces_its_subnets_but_never_drops_one_a_gateway_uses() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let body = |subnets: Value| {
+        json!({"location": "eastus", "properties": {
+        "addressSpace": {"addressPrefixes": ["10.30.0.0/16"]}, "subnets": subnets}})
+    };
+    let (s, v) = call(
+        &mut w,
+        2_000,
+        0.0,
+        "PUT",
+        "/virtualNetworks/prod-vnet",
+        body(json!([{"name": "default", "properties": {"addressPrefix": "10.30.0.0/24"}}])),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("InUseSubnetCannotBeDeleted"))
+    );
+    let (s, v) = call(
+        &mut w,
+        2_000,
+        0.0,
+        "PUT",
+        "/virtualNetworks/prod-vnet",
+        body(json!([
+        {"name": "GatewaySubnet", "properties": {"addressPrefix": "10.30.255.0/27"}},
+        {"name": "apps", "properties": {"addressPrefix": "10.30.8.0/24"}}])),
+    );
+    assert_eq!(s, 200, "{v}");
+    let names: Vec<&str> = v["properties"]["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["apps", "GatewaySubnet"]);
+}
+
+#[test]
+fn the_azure_world_survives_a_json_round_trip() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let json = serde_json::to_string(&w.azure).unwrap();
+    let mut back = World {
+        azure: serde_json::from_str(&json).unwrap(),
+        ..World::default()
+    };
+    let (_, before) = call(
+        &mut w,
+        3_000,
+        0.0,
+        "GET",
+        "/virtualNetworkGateways/gw",
+        Value::Null,
+    );
+    let (_, after) = call(
+        &mut back,
+        3_000,
+        0.0,
+        "GET",
+        "/virtualNetworkGateways/gw",
+        Value::Null,
+    );
+    assert_eq!(before, after);
+    let (_, key) = call(
+        &mut back,
+        3_000,
+        0.0,
+        "GET",
+        "/connections/to-aws/sharedkey",
+        Value::Null,
+    );
+    assert_eq!(key["value"], "Abcdefgh12345678");
+}
+
+#[test]
+fn a_bgp_connection_gives_the_physics_its_apipa_session() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/virtualNetworks/prod-vnet/subnets/GatewaySubnet",
+        json!({"properties": {"addressPrefix": "10.30.255.0/27"}}),
+    );
+    put(
+        &mut w,
+        "/publicIPAddresses/gw-ip",
+        json!({"location": "eastus", "sku": {"name": "Standard"}}),
+    );
+    put(
+        &mut w,
+        "/virtualNetworkGateways/gw",
+        json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "sku": {"name": "VpnGw1"}, "enableBgp": true,
+        "bgpSettings": {"asn": 65010, "bgpPeeringAddresses": [{"customBgpIpAddresses": ["169.254.21.1"]}]},
+        "ipConfigurations": [{"name": "default", "properties": {
+            "subnet": {"id": format!("{RG}/virtualNetworks/prod-vnet/subnets/GatewaySubnet")},
+            "publicIPAddress": {"id": format!("{RG}/publicIPAddresses/gw-ip")}}}]}}),
+    );
+    put(
+        &mut w,
+        "/localNetworkGateways/peer",
+        json!({"location": "eastus", "properties": {
+        "gatewayIpAddress": "198.18.0.10", "bgpSettings": {"asn": 64512, "bgpPeeringAddress": "169.254.21.2"}}}),
+    );
+    put(
+        &mut w,
+        "/connections/peer",
+        json!({"location": "eastus", "properties": {
+        "connectionType": "IPsec", "sharedKey": "Abcdefgh12345678", "enableBgp": true,
+        "virtualNetworkGateway1": {"id": format!("{RG}/virtualNetworkGateways/gw")},
+        "localNetworkGateway2": {"id": format!("{RG}/localNetworkGateways/peer")}}}),
+    );
+    let ends = w.azure.tunnel_ends(5_000);
+    let bgp = ends[0].bgp.clone().expect("a BGP session");
+    assert_eq!(
+        (
+            bgp.local_ip,
+            bgp.peer_ip,
+            bgp.prefix_len,
+            bgp.local_asn,
+            bgp.peer_asn
+        ),
+        (
+            "169.254.21.1".parse().unwrap(),
+            "169.254.21.2".parse().unwrap(),
+            30,
+            65010,
+            64512
+        )
+    );
+    assert_eq!(ends[0].advertises, vec!["10.30.0.0/16".parse().unwrap()]);
+    // Custom BGP addresses outside Azure's APIPA range are refused.
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "PUT",
+        "/virtualNetworkGateways/gw2",
+        json!({"location": "eastus", "properties": {
+        "gatewayType": "Vpn", "sku": {"name": "VpnGw1"}, "enableBgp": true,
+        "bgpSettings": {"bgpPeeringAddresses": [{"customBgpIpAddresses": ["169.254.10.1"]}]},
+        "ipConfigurations": []}}),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("InvalidCustomBgpIpAddress"))
+    );
+}
