@@ -110,3 +110,66 @@ impl SavedPlan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved_against(state: &State) -> SavedPlan {
+        SavedPlan {
+            format_version: FORMAT_VERSION,
+            topology: "t".into(),
+            topology_digest: digest(b"topology"),
+            state: StateBasis::of(state),
+            resources: Vec::new(),
+            order: Vec::new(),
+            allocations: Allocations::default(),
+            changes: Vec::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    fn state(lineage: &str, serial: u64) -> State {
+        let mut s = State::empty();
+        s.lineage = lineage.into();
+        s.serial = serial;
+        s
+    }
+
+    #[test]
+    fn a_plan_is_fresh_only_against_the_state_and_topology_it_was_made_from() {
+        let d = digest(b"topology");
+        let p = saved_against(&state("l1", 4));
+        assert_eq!(p.check_fresh(&d, &state("l1", 4)), Ok(()));
+        assert!(matches!(
+            p.check_fresh(&d, &state("l2", 4)),
+            Err(Stale::Lineage { .. })
+        ));
+        assert!(matches!(
+            p.check_fresh(&d, &state("l1", 5)),
+            Err(Stale::Serial { planned: 4, now: 5 })
+        ));
+        assert!(matches!(
+            p.check_fresh(&digest(b"other"), &state("l1", 4)),
+            Err(Stale::Topology { .. })
+        ));
+        let empty = saved_against(&State::empty());
+        assert_eq!(empty.check_fresh(&d, &State::empty()), Ok(()));
+        assert!(matches!(
+            empty.check_fresh(&d, &state("l1", 1)),
+            Err(Stale::StateCreated { serial: 1 })
+        ));
+    }
+
+    #[test]
+    fn saved_plans_round_trip_and_debug_hides_keys() {
+        let mut p = saved_against(&State::empty());
+        p.secrets.insert(
+            "a--b/0".into(),
+            Secret::new("Kx9secretsecretsecretsecret0000".into()),
+        );
+        let back = SavedPlan::from_json(&p.to_json()).unwrap();
+        assert_eq!(back, p);
+        assert!(!format!("{p:?}").contains("Kx9secret"));
+    }
+}
