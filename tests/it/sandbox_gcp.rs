@@ -1242,6 +1242,37 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
     g.forwarding_rules("a", &ip_a).await;
     g.classic_tunnel("ct-a", "a", "198.19.0.99", SECRET).await;
     done(
+        g.tunnels
+            .insert()
+            .set_project(P)
+            .set_region(R)
+            .set_body(
+                VpnTunnel::new()
+                    .set_name("ct-suite")
+                    .set_target_vpn_gateway("tgw-a")
+                    .set_peer_ip("198.19.0.98")
+                    .set_shared_secret(SECRET)
+                    .set_cipher_suite(
+                        VpnTunnelCipherSuite::new()
+                            .set_phase1(
+                                VpnTunnelPhase1Algorithms::new()
+                                    .set_encryption(["AES-CBC-256"])
+                                    .set_integrity(["HMAC-SHA2-256-128"])
+                                    .set_prf(["PRF-HMAC-SHA2-256"])
+                                    .set_dh(["Group-14"]),
+                            )
+                            .set_phase2(
+                                VpnTunnelPhase2Algorithms::new()
+                                    .set_encryption(["AES-CBC-256"])
+                                    .set_integrity(["HMAC-SHA2-256-128"])
+                                    .set_pfs(["Group-14"]),
+                            ),
+                    ),
+            )
+            .poller(),
+    )
+    .await;
+    done(
         g.routes
             .insert()
             .set_project(P)
@@ -1315,6 +1346,7 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
         ),
         ("VpnTunnel".into(), format!("{region}/vpnTunnels/tun-a0")),
         ("VpnTunnel".into(), format!("{region}/vpnTunnels/ct-a")),
+        ("VpnTunnel".into(), format!("{region}/vpnTunnels/ct-suite")),
         ("VpnTunnelList".into(), format!("{region}/vpnTunnels")),
         (
             "TargetVpnGateway".into(),

@@ -1472,7 +1472,30 @@ fn new_operation(
     let path = format!("{}/operations/{name}", t.scope());
     let body = render_operation(&path, &op, ctx.now_ms, ctx.base_url);
     world.gcp.operations.insert(path, op);
+    prune_operations(&mut world.gcp, ctx.now_ms);
     Response::json(200, &body)
+}
+
+/// Finished operations kept; older ones are forgotten so that the persisted world does not
+/// grow with every call (GCP, too, drops old operations).
+pub const KEPT_OPERATIONS: usize = 1000;
+
+fn prune_operations(c: &mut GcpCloud, now: u64) {
+    // Prune in batches so that the sort runs once per KEPT_OPERATIONS calls, not per call.
+    if c.operations.len() <= 2 * KEPT_OPERATIONS {
+        return;
+    }
+    let mut done: Vec<(u64, String)> = c
+        .operations
+        .iter()
+        .filter(|(_, op)| now >= op.done_ms)
+        .map(|(p, op)| (op.done_ms, p.clone()))
+        .collect();
+    done.sort();
+    let excess = done.len().saturating_sub(KEPT_OPERATIONS);
+    for (_, p) in done.into_iter().take(excess) {
+        c.operations.remove(&p);
+    }
 }
 
 pub fn render_operation(path: &str, op: &Operation, now: u64, base: &str) -> Value {
@@ -1530,4 +1553,61 @@ fn list_operations(world: &World, ctx: &Ctx, t: &Target, req: &Request) -> Respo
         .map(|(p, op)| render_operation(p, op, ctx.now_ms, ctx.base_url))
         .collect();
     list_response("compute#operation", t, items, req, ctx.base_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(n: u64, done_ms: u64) -> Operation {
+        Operation {
+            id: n,
+            name: format!("operation-{n}"),
+            scope: "projects/p/global".into(),
+            operation_type: "insert".into(),
+            target_link: "projects/p/global/firewalls/f".into(),
+            target_id: 1,
+            insert_ms: n,
+            done_ms,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn old_finished_operations_are_forgotten_and_running_ones_kept() {
+        let mut c = GcpCloud::default();
+        let total = 2 * KEPT_OPERATIONS as u64 + 1;
+        for n in 0..total {
+            // The very first operation is still running.
+            let done = if n == 0 { u64::MAX } else { n };
+            c.operations.insert(
+                format!("projects/p/global/operations/operation-{n:06}"),
+                op(n, done),
+            );
+        }
+        prune_operations(&mut c, total);
+        assert_eq!(c.operations.len(), KEPT_OPERATIONS + 1);
+        assert!(c
+            .operations
+            .contains_key("projects/p/global/operations/operation-000000"));
+        assert!(!c
+            .operations
+            .contains_key("projects/p/global/operations/operation-000001"));
+        assert!(c.operations.contains_key(&format!(
+            "projects/p/global/operations/operation-{:06}",
+            total - 1
+        )));
+    }
+
+    #[test]
+    fn list_filters_match_fields_labels_and_names_in_urls() {
+        let v = json!({"name": "fw-1", "labels": {"owner": "py"}, "network": "http://h/compute/v1/projects/p/global/networks/n", "priority": 1000});
+        let f = |s: &str| matches_filter(&v, &parse_filter(s).unwrap());
+        assert!(f(r#"name = "fw-1""#));
+        assert!(f("name eq fw-1 AND labels.owner = py"));
+        assert!(f("(priority = 1000) (name != other)"));
+        assert!(!f("labels.owner = js"));
+        assert!(!f("network = n") && f("name=fw-1"));
+        assert!(parse_filter("name ~ x").is_err());
+    }
 }
