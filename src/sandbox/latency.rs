@@ -60,16 +60,16 @@ impl Latency {
         const M: u64 = 60 * S;
         match op {
             Op::AwsVpnGatewayCreate => 2 * M,
-            Op::AwsVpnGatewayAttach => 1 * M,
+            Op::AwsVpnGatewayAttach => M,
             Op::AwsVpnGatewayDelete => 2 * M,
             Op::AwsCustomerGatewayCreate => 10 * S,
             Op::AwsVpnConnectionCreate => 5 * M,
             Op::AwsVpnConnectionDelete => 2 * M,
             Op::AwsVpnConnectionModify => 5 * M,
-            Op::GcpHaVpnGatewayCreate => 1 * M,
+            Op::GcpHaVpnGatewayCreate => M,
             Op::GcpRouterCreate => 20 * S,
             Op::GcpRouterUpdate => 15 * S,
-            Op::GcpVpnTunnelCreate => 1 * M,
+            Op::GcpVpnTunnelCreate => M,
             Op::GcpTargetVpnGatewayCreate => 30 * S,
             Op::GcpAddressCreate => 5 * S,
             Op::GcpForwardingRuleCreate => 15 * S,
@@ -87,7 +87,7 @@ impl Latency {
             Op::AzureNsgRuleCreate => 10 * S,
             Op::AzureRouteCreate => 10 * S,
             Op::AzureDelete => 30 * S,
-            Op::TunnelHandshake => 1 * M,
+            Op::TunnelHandshake => M,
             Op::BgpEstablish => 30 * S,
         }
     }
