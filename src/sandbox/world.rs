@@ -120,6 +120,7 @@ impl<'a> Ctx<'a> {
     /// The physics' verdict for the world as it is now. Computed once per request, on first
     /// use: call it before mutating, or after the last mutation that should be visible.
     pub fn net(&self, world: &World) -> &NetState {
-        self.net.get_or_init(|| net::evaluate(world, self.now_ms, self.latency))
+        self.net
+            .get_or_init(|| net::evaluate(world, self.now_ms, self.latency))
     }
 }
