@@ -32,6 +32,9 @@ struct ClockUpdate {
     advance_ms: u64,
 }
 
+/// One step of `POST /_sandbox/clock`: a year, far beyond any provisioning time.
+const MAX_ADVANCE_MS: u64 = 365 * 24 * 3600 * 1000;
+
 fn bad_request(msg: impl std::fmt::Display) -> Response {
     Response::json(400, &json!({"error": msg.to_string()}))
 }
@@ -45,6 +48,9 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
         ("POST", "reset") => {
             inner.reseed();
             inner.clock_offset_ms = 0;
+            if let Err(e) = inner.persist() {
+                return Response::json(500, &json!({"error": e.to_string()}));
+            }
             Response::json(200, &json!({"reset": true}))
         }
         ("GET", "faults") => Response::json(
@@ -74,6 +80,12 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
                     inner.faults.throttle_rate = r;
                 }
                 if let Some(s) = u.scripted {
+                    if let Some(f) = s.iter().find(|f| f.count == 0) {
+                        return bad_request(format!(
+                            "a scripted fault needs a count of at least 1 (got 0 for {})",
+                            f.operation.as_deref().unwrap_or("any operation")
+                        ));
+                    }
                     inner.faults.scripted = s;
                 }
                 Response::json(200, &json!({"ok": true}))
@@ -82,7 +94,16 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
         },
         ("POST", "clock") => match serde_json::from_slice::<ClockUpdate>(&req.body) {
             Ok(u) => {
-                inner.clock_offset_ms += u.advance_ms;
+                if u.advance_ms > MAX_ADVANCE_MS {
+                    return bad_request(format!(
+                        "advance_ms may move the clock by at most {MAX_ADVANCE_MS} ms (a year) per call, got {}",
+                        u.advance_ms
+                    ));
+                }
+                inner.clock_offset_ms = inner.clock_offset_ms.saturating_add(u.advance_ms);
+                if let Err(e) = inner.persist() {
+                    return Response::json(500, &json!({"error": e.to_string()}));
+                }
                 Response::json(200, &json!({"now_ms": inner.now_ms()}))
             }
             Err(e) => bad_request(e),

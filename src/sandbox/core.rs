@@ -75,7 +75,15 @@ impl Inner {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        wall + self.clock_offset_ms
+        wall.saturating_add(self.clock_offset_ms)
+    }
+
+    /// Saves the world when the sandbox has a data directory.
+    pub fn persist(&self) -> Result<(), SandboxError> {
+        match &self.config.data_dir {
+            Some(dir) => persist::save(dir, &self.world, self.clock_offset_ms),
+            None => Ok(()),
+        }
     }
 
     /// A fresh world seeded with the topology's networks.
@@ -124,9 +132,7 @@ impl Sandbox {
             }
             None => {
                 inner.reseed();
-                if let Some(dir) = &inner.config.data_dir {
-                    persist::save(dir, &inner.world, inner.clock_offset_ms)?;
-                }
+                inner.persist()?;
             }
         }
         Ok(Sandbox {
@@ -181,10 +187,8 @@ impl Sandbox {
         };
         tracing::debug!(%cloud, op = %name, status = resp.status, "handled");
         if mutating {
-            if let Some(dir) = &inner.config.data_dir {
-                if let Err(e) = persist::save(dir, &inner.world, inner.clock_offset_ms) {
-                    tracing::error!("cannot persist the sandbox world: {e}");
-                }
+            if let Err(e) = inner.persist() {
+                tracing::error!("cannot persist the sandbox world: {e}");
             }
         }
         resp
@@ -202,7 +206,11 @@ impl Sandbox {
 
     /// Moves the sandbox clock forward (provisioning and handshakes finish sooner).
     pub fn advance_clock(&self, ms: u64) {
-        self.lock().clock_offset_ms += ms;
+        let mut inner = self.lock();
+        inner.clock_offset_ms = inner.clock_offset_ms.saturating_add(ms);
+        if let Err(e) = inner.persist() {
+            tracing::error!("cannot persist the sandbox world: {e}");
+        }
     }
 
     /// The `/_sandbox/stats` document.

@@ -55,7 +55,7 @@ impl Faults {
                 && f.operation.as_deref().is_none_or(|o| o == operation)
         }) {
             let kind = self.scripted[i].kind;
-            self.scripted[i].count -= 1;
+            self.scripted[i].count = self.scripted[i].count.saturating_sub(1);
             if self.scripted[i].count == 0 {
                 self.scripted.remove(i);
             }

@@ -229,3 +229,27 @@ fn a_url_that_is_not_one_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox takes a URL"));
 }
+
+#[test]
+fn reset_is_persisted_under_the_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("world");
+    let data_arg = data.to_str().expect("utf-8 path");
+    {
+        let server = serve(&["--data", data_arg]);
+        ec2(
+            &server.url,
+            &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")],
+        );
+        peerctl()
+            .args(["--sandbox", &server.url, "sandbox", "reset"])
+            .assert()
+            .success();
+    }
+    let server = serve(&["--data", data_arg]);
+    assert_eq!(
+        stats(&server.url)["created_resources"],
+        0,
+        "a restart must not bring back what reset removed"
+    );
+}

@@ -172,6 +172,20 @@ async fn admin_api_refuses_bad_input_and_unknown_paths() {
         body["error"].as_str().unwrap_or("").contains("fault_rate"),
         "{body}"
     );
+    let (status, body) = http
+        .admin(
+            "POST",
+            "faults",
+            Some(json!({"scripted": [{"cloud": "aws", "kind": "throttle", "count": 0}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "a count of 0 would never run out: {body}");
+    let (status, _) = http
+        .admin("POST", "clock", Some(json!({"advance_ms": u64::MAX})))
+        .await;
+    assert_eq!(status, 400);
+    // Neither refused request changed anything: calls still succeed.
+    assert_eq!(http.ec2(&[("Action", "DescribeVpcs")]).await.0, 200);
     let (status, _) = http.admin("GET", "nonsense", None).await;
     assert_eq!(status, 404);
     let r = http
