@@ -886,3 +886,39 @@ async fn responses_conform_to_botocore_ec2_model() {
     assert!(out.contains("aws_conformance: ok"), "{out}");
     stop(sb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pathological_filter_patterns_answer_and_overlong_values_are_refused() {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    // 30 stars before a literal that never comes: exponential for a recursive matcher, which
+    // held the world lock for seconds. The answer must still be right.
+    let stars = "*".repeat(30);
+    let none = ec2
+        .describe_vpcs()
+        .filters(filter("tag:Name", &format!("{stars}x")))
+        .send()
+        .await
+        .unwrap();
+    assert!(none.vpcs().is_empty());
+    let one = ec2
+        .describe_vpcs()
+        .filters(filter("tag:Name", &format!("{stars}1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.vpcs().len(), 1);
+    assert_eq!(one.vpcs()[0].vpc_id(), Some(VPC));
+    // Longer than EC2's 255 characters: refused before any matching (50,000 stars used to
+    // overflow the stack and abort the process).
+    let err = ec2
+        .describe_vpcs()
+        .filters(filter("tag:Name", &"*".repeat(50_000)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
+    // The sandbox is still serving.
+    assert_eq!(ec2.describe_vpcs().send().await.unwrap().vpcs().len(), 1);
+    stop(sb).await;
+}

@@ -40,7 +40,7 @@ pub fn describe_vpcs(aws: &AwsCloud, _ctx: &Ctx, p: &Params) -> ApiResult<String
         "InvalidVpcID.NotFound",
         "vpc",
     )?;
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for v in aws.vpcs.values() {
         if !ids.is_empty() && !ids.contains(&v.id) {
@@ -99,7 +99,7 @@ pub fn describe_subnets(aws: &AwsCloud, p: &Params) -> ApiResult<String> {
         "InvalidSubnetID.NotFound",
         "subnet",
     )?;
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for s in aws.subnets.values() {
         if !ids.is_empty() && !ids.contains(&s.id) {
@@ -206,7 +206,7 @@ pub fn describe_route_tables(aws: &AwsCloud, net: &NetState, p: &Params) -> ApiR
         "InvalidRouteTableID.NotFound",
         "route table",
     )?;
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for t in aws.route_tables.values() {
         if !ids.is_empty() && !ids.contains(&t.id) {
@@ -375,7 +375,7 @@ pub fn describe_security_groups(aws: &AwsCloud, p: &Params) -> ApiResult<String>
             format!("The security group '{n}' does not exist"),
         ));
     }
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for g in aws.security_groups.values() {
         if (!ids.is_empty() && !ids.contains(&g.id))

@@ -127,7 +127,7 @@ pub fn describe_vpn_gateways(aws: &AwsCloud, ctx: &Ctx, p: &Params) -> ApiResult
             }
         }
     }
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut x = Xml::new();
     let mut out = Vec::new();
     for g in aws.vpn_gateways.values() {
@@ -375,7 +375,7 @@ pub fn describe_customer_gateways(aws: &AwsCloud, ctx: &Ctx, p: &Params) -> ApiR
             }
         }
     }
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for g in aws.customer_gateways.values() {
         if !ids.is_empty() && !ids.contains(&g.id) {
@@ -806,7 +806,7 @@ pub fn describe_vpn_connections(
             }
         }
     }
-    let filters = p.filters();
+    let filters = p.filters()?;
     let mut out = Vec::new();
     for c in aws.vpn_connections.values() {
         if !ids.is_empty() && !ids.contains(&c.id) {

@@ -168,15 +168,27 @@ impl Params {
         Ok(tags)
     }
 
-    /// The `Filter.N.Name` / `Filter.N.Value.M` filters.
-    pub fn filters(&self) -> Vec<Filter> {
-        self.items("Filter")
+    /// The `Filter.N.Name` / `Filter.N.Value.M` filters. A value longer than EC2's 255
+    /// characters is refused (`InvalidParameterValue`) before any matching is done.
+    pub fn filters(&self) -> ApiResult<Vec<Filter>> {
+        let filters: Vec<Filter> = self
+            .items("Filter")
             .iter()
             .map(|f| Filter {
                 name: f.get("Name").unwrap_or("").to_string(),
                 values: f.values("Value"),
             })
-            .collect()
+            .collect();
+        for f in &filters {
+            if let Some(v) = f.values.iter().find(|v| v.len() > MAX_FILTER_VALUE_LEN) {
+                return Err(ApiError::invalid(format!(
+                    "The filter value for '{}' is {} characters long; at most {MAX_FILTER_VALUE_LEN} are allowed",
+                    f.name,
+                    v.len()
+                )));
+            }
+        }
+        Ok(filters)
     }
 }
 
@@ -219,17 +231,57 @@ pub fn matches(
     Ok(true)
 }
 
+/// The longest filter value EC2 accepts (values are strings of at most 255 characters).
+pub const MAX_FILTER_VALUE_LEN: usize = 255;
+
 /// AWS filter wildcards: `*` any run, `?` one character, `\` escapes.
-fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match pat.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob(rest, &s[1..]),
-        Some((b'\\', rest)) if !rest.is_empty() => {
-            !s.is_empty() && s[0] == rest[0] && glob(&rest[1..], &s[1..])
+///
+/// Iterative with one backtrack point (the last `*` seen): a later `*` makes every earlier
+/// one irrelevant, so a mismatch only ever retries from the latest star with one more
+/// character swallowed. O(pattern × text) steps and constant stack, whatever the pattern —
+/// this runs under the world lock, so a recursive matcher's exponential worst case (or its
+/// stack depth) would stall or abort the whole sandbox.
+pub(crate) fn glob(pat: &[u8], s: &[u8]) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    // (pattern index after the star, text index the star's run ends at)
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        // The literal byte the pattern wants at `p`, if `p` is a literal (possibly escaped).
+        let (lit, width) = match pat.get(p) {
+            Some(b'\\') if p + 1 < pat.len() => (Some(pat[p + 1]), 2),
+            Some(b'*') | Some(b'?') | None => (None, 1),
+            Some(c) => (Some(*c), 1),
+        };
+        match pat.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, i));
+                continue;
+            }
+            Some(b'?') => {
+                p += 1;
+                i += 1;
+                continue;
+            }
+            _ => {}
         }
-        Some((c, rest)) => !s.is_empty() && s[0] == *c && glob(rest, &s[1..]),
+        if lit == Some(s[i]) {
+            p += width;
+            i += 1;
+            continue;
+        }
+        match star {
+            Some((sp, si)) => {
+                // Let the last star swallow one more character and retry after it.
+                p = sp;
+                i = si + 1;
+                star = Some((sp, si + 1));
+            }
+            None => return false,
+        }
     }
+    // The text is used up: only stars may remain.
+    pat[p..].iter().all(|c| *c == b'*')
 }
 
 /// Slices one page of a paginated Describe result (`MaxResults` 5–1000, `NextToken` = the
@@ -418,7 +470,7 @@ mod tests {
             ("Filter.2.Value.2", "b"),
             ("Filter.2.Value.1", "a"),
         ]);
-        let f = p.filters();
+        let f = p.filters().unwrap();
         assert_eq!(f[0].name, "vpc-id");
         assert_eq!(f[0].values, vec!["a", "b"]);
         assert_eq!(f[1].name, "state");
@@ -449,6 +501,125 @@ mod tests {
         assert!(!matches(&[f("tag:Other", &["*"])], &tags, attr).unwrap());
         let err = matches(&[f("bogus", &["x"])], &tags, attr).unwrap_err();
         assert_eq!(err.code, "InvalidParameterValue");
+    }
+
+    /// A plainly exponential-free reference: dynamic programming over (pattern, text)
+    /// prefixes, with the pattern first split into tokens (`\x` is a literal x).
+    fn glob_reference(pat: &[u8], s: &[u8]) -> bool {
+        #[derive(Clone, Copy, PartialEq)]
+        enum T {
+            Star,
+            Any,
+            Lit(u8),
+        }
+        let mut toks = Vec::new();
+        let mut i = 0;
+        while i < pat.len() {
+            toks.push(match pat[i] {
+                b'*' => T::Star,
+                b'?' => T::Any,
+                b'\\' if i + 1 < pat.len() => {
+                    i += 1;
+                    T::Lit(pat[i])
+                }
+                c => T::Lit(c),
+            });
+            i += 1;
+        }
+        // m[t][k]: the first t tokens match the first k bytes.
+        let mut m = vec![vec![false; s.len() + 1]; toks.len() + 1];
+        m[0][0] = true;
+        for t in 1..=toks.len() {
+            for k in 0..=s.len() {
+                m[t][k] = match toks[t - 1] {
+                    T::Star => m[t - 1][k] || (k > 0 && m[t][k - 1]),
+                    T::Any => k > 0 && m[t - 1][k - 1],
+                    T::Lit(c) => k > 0 && s[k - 1] == c && m[t - 1][k - 1],
+                };
+            }
+        }
+        m[toks.len()][s.len()]
+    }
+
+    #[test]
+    fn wildcards_star_question_mark_and_escapes() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*", "", true),
+            ("*", "anything", true),
+            ("", "", true),
+            ("", "x", false),
+            ("a*c", "abbbc", true),
+            ("a*c", "abbbd", false),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("*-prod-*", "eu-prod-1", true),
+            ("**a**", "bab", true),
+            (r"a\*", "a*", true),
+            (r"a\*", "ab", false),
+            (r"\?", "?", true),
+            (r"\?", "x", false),
+            (r"a\", r"a\", true),
+            ("10.0.*.0/24", "10.0.5.0/24", true),
+            ("*x", "aaaa", false),
+        ];
+        for (pat, s, want) in cases {
+            assert_eq!(
+                glob(pat.as_bytes(), s.as_bytes()),
+                *want,
+                "{pat:?} vs {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pathological_patterns_answer_without_deep_recursion() {
+        // 50,000 stars overflowed the stack of the recursive matcher and aborted the process.
+        let stars = "*".repeat(50_000);
+        assert!(glob(stars.as_bytes(), b"aws-use1"));
+        assert!(!glob(
+            format!("{stars}x").as_bytes(),
+            "a".repeat(5_000).as_bytes()
+        ));
+        assert!(glob(format!("{stars}x").as_bytes(), b"aaax"));
+        // Many stars before an absent literal: exponential for a backtracking recursion.
+        let pat = format!("{}x", "*".repeat(30));
+        assert!(!glob(pat.as_bytes(), "a".repeat(200).as_bytes()));
+        let pat = format!("{}b", "a*".repeat(30));
+        assert!(!glob(pat.as_bytes(), "a".repeat(100).as_bytes()));
+        assert!(glob(
+            pat.as_bytes(),
+            format!("{}b", "a".repeat(100)).as_bytes()
+        ));
+    }
+
+    #[test]
+    fn filter_values_longer_than_255_characters_are_refused() {
+        let ok = "*".repeat(MAX_FILTER_VALUE_LEN);
+        let p = params(&[("Filter.1.Name", "tag:Name"), ("Filter.1.Value.1", &ok)]);
+        assert_eq!(p.filters().unwrap()[0].values[0].len(), 255);
+        let long = format!("{ok}x");
+        let p = params(&[
+            ("Filter.1.Name", "tag:Name"),
+            ("Filter.1.Value.1", "a"),
+            ("Filter.1.Value.2", &long),
+        ]);
+        let err = p.filters().unwrap_err();
+        assert_eq!(err.code, "InvalidParameterValue");
+        assert!(err.message.contains("255"), "{}", err.message);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_dynamic_programming_reference(
+            pat in "[ab*?\\\\]{0,12}",
+            s in "[ab*?\\\\]{0,12}",
+        ) {
+            proptest::prop_assert_eq!(
+                glob(pat.as_bytes(), s.as_bytes()),
+                glob_reference(pat.as_bytes(), s.as_bytes()),
+                "{:?} vs {:?}", pat, s
+            );
+        }
     }
 
     #[test]
