@@ -52,8 +52,14 @@ impl<'a> Graph<'a> {
                 v.refs(&mut refs);
             }
             for rf in refs {
-                // Every reference target is among depends_on, so it resolves.
-                let target = &resources[index[rf.resource.as_str()]];
+                // A plan read back from a file may carry a reference outside depends_on.
+                let target = index
+                    .get(rf.resource.as_str())
+                    .map(|&j| &resources[j])
+                    .ok_or_else(|| GraphError::Dangling {
+                        from: r.address.clone(),
+                        to: rf.resource.clone(),
+                    })?;
                 if !target.kind.outputs().contains(&rf.output.as_str()) {
                     return Err(GraphError::UnknownOutput {
                         from: r.address.clone(),
