@@ -234,7 +234,22 @@ pub fn child_not_found(id: &str) -> Response {
     error(404, "NotFound", format!("Resource {id} not found."))
 }
 
-/// Checks `api-version`: present, a date, not older than [`MIN_API_VERSION`].
+/// Whether `y-m-d` is a day of the Gregorian calendar.
+fn is_calendar_date(y: u32, m: u32, d: u32) -> bool {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// Checks `api-version`: present, `YYYY-MM-DD` (optionally `-preview`) naming a real calendar
+/// day, not older than [`MIN_API_VERSION`]. ARM publishes versions only under real dates, so
+/// `2099-99-99` is as unknown to it as `latest`.
 pub fn check_api_version(req: &Request) -> Result<String, Response> {
     let Some(v) = req.query_param("api-version") else {
         return Err(bad_request(
@@ -251,7 +266,13 @@ pub fn check_api_version(req: &Request) -> Result<String, Response> {
                 c.is_ascii_digit()
             }
         });
-    if !well_formed || date < MIN_API_VERSION {
+    let field = |r: std::ops::Range<usize>| date.get(r).and_then(|s| s.parse::<u32>().ok());
+    let real = well_formed
+        && matches!(
+            (field(0..4), field(5..7), field(8..10)),
+            (Some(y), Some(m), Some(d)) if is_calendar_date(y, m, d)
+        );
+    if !real || date < MIN_API_VERSION {
         return Err(bad_request(
             "InvalidApiVersionParameter",
             format!(
@@ -340,13 +361,19 @@ mod tests {
 
     #[test]
     fn api_versions_from_2024_03_01_on_are_accepted() {
-        for v in ["2024-03-01", "2026-03-01", "2025-01-01-preview"] {
+        for v in [
+            "2024-03-01",
+            "2026-03-01",
+            "2025-01-01-preview",
+            "2028-02-29",
+            "2024-12-31",
+        ] {
             assert_eq!(check_api_version(&req(Some(v))).ok().as_deref(), Some(v));
         }
     }
 
     #[test]
-    fn missing_and_old_api_versions_get_arm_codes() {
+    fn missing_old_and_impossible_api_versions_get_arm_codes() {
         let code = |r: Response| {
             r.headers
                 .iter()
@@ -355,7 +382,19 @@ mod tests {
         };
         let e = check_api_version(&req(None)).unwrap_err();
         assert_eq!(code(e).as_deref(), Some("MissingApiVersionParameter"));
-        for v in ["2023-11-01", "latest", "2024-3-1"] {
+        for v in [
+            "2023-11-01",
+            "latest",
+            "2024-3-1",
+            "2099-99-99",
+            "2025-02-29",
+            "2025-04-31",
+            "2025-00-10",
+            "2025-13-01",
+            "2025-01-00",
+            "2025-01-01-beta",
+            "2025-01-01-preview-preview",
+        ] {
             let e = check_api_version(&req(Some(v))).unwrap_err();
             assert_eq!(e.status, 400);
             assert_eq!(

@@ -67,6 +67,41 @@ fn parse_ip(s: &str, field: &str) -> R<Ipv4Addr> {
         .map_err(|_| invalid(format!("{field}: '{s}' is not a valid IPv4 address.")))
 }
 
+/// An address prefix of a VNet, local network gateway or route, checked as the network
+/// resource provider does: `InvalidAddressPrefixFormat` when it is no CIDR prefix,
+/// `InvalidCIDRNotation` when host bits are set.
+fn arm_prefix(s: &str, resource: &str) -> R<Ipv4Net> {
+    let n = s.parse::<Ipv4Net>().map_err(|_| {
+        bad_request(
+            "InvalidAddressPrefixFormat",
+            format!("Address prefix {s} of resource {resource} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24."),
+        )
+    })?;
+    if n.trunc() != n {
+        return Err(bad_request(
+            "InvalidCIDRNotation",
+            format!("The address prefix {s} in resource {resource} has an invalid CIDR notation. For the given prefix length, the address prefix should be {}.", n.trunc()),
+        ));
+    }
+    Ok(n)
+}
+
+/// A list of [`arm_prefix`]es.
+fn arm_prefixes(v: Option<&Value>, field: &str, resource: &str) -> R<Vec<Ipv4Net>> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .ok_or_else(|| invalid(format!("{field} must hold strings.")))
+                    .and_then(|s| arm_prefix(s, resource))
+            })
+            .collect(),
+        Some(_) => Err(invalid(format!("{field} must be an array."))),
+    }
+}
+
 fn prefixes(v: Option<&Value>, field: &str) -> R<Vec<Ipv4Net>> {
     match v {
         None => Ok(Vec::new()),
@@ -501,9 +536,10 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let old = c.az().vnets.get(&k).cloned();
     let location = c.location(&b, old.as_ref().map(|v| &v.meta))?;
-    let vnet_prefixes = prefixes(
+    let vnet_prefixes = arm_prefixes(
         at(&b, &["properties", "addressSpace", "addressPrefixes"]),
         "addressSpace.addressPrefixes",
+        &p.id(),
     )?;
     if vnet_prefixes.is_empty() {
         return Err(invalid(
@@ -1197,9 +1233,10 @@ fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
             "A local network gateway needs properties.gatewayIpAddress (or fqdn).",
         ));
     }
-    let pfx = prefixes(
+    let pfx = arm_prefixes(
         at(&props, &["localNetworkAddressSpace", "addressPrefixes"]),
         "localNetworkAddressSpace.addressPrefixes",
+        &p.id(),
     )?;
     let bgp = match props.get("bgpSettings") {
         Some(v) if !v.is_null() => Some(bgp_settings(v, 0)?),
@@ -1556,6 +1593,105 @@ fn shared_key(c: &mut Call, verb: &str, p: &ResPath) -> R<Response> {
 
 // ---- network security groups and rules ----
 
+/// Service tags a security rule may name besides `VirtualNetwork`, `Internet` and
+/// `AzureLoadBalancer` (Azure's published service tags, the common ones). They name Azure
+/// service ranges that no sandbox flow comes from, so the physics never matches them.
+const SERVICE_TAGS: [&str; 40] = [
+    "VirtualNetwork",
+    "Internet",
+    "AzureLoadBalancer",
+    "AzureCloud",
+    "AzureActiveDirectory",
+    "AzureBackup",
+    "AzureConnectors",
+    "AzureContainerRegistry",
+    "AzureCosmosDB",
+    "AzureDatabricks",
+    "AzureDataLake",
+    "AzureDevOps",
+    "AzureEventGrid",
+    "AzureFrontDoor.Backend",
+    "AzureFrontDoor.Frontend",
+    "AzureFrontDoor.FirstParty",
+    "AzureIoTHub",
+    "AzureKeyVault",
+    "AzureMachineLearning",
+    "AzureMonitor",
+    "AzurePlatformDNS",
+    "AzurePlatformIMDS",
+    "AzurePlatformLKM",
+    "AzureResourceManager",
+    "AzureSiteRecovery",
+    "AzureTrafficManager",
+    "AzureUpdateDelivery",
+    "ApiManagement",
+    "AppService",
+    "BatchNodeManagement",
+    "DataFactory",
+    "EventHub",
+    "GatewayManager",
+    "GuestAndHybridManagement",
+    "HDInsight",
+    "LogicApps",
+    "MicrosoftContainerRegistry",
+    "ServiceBus",
+    "Sql",
+    "Storage",
+];
+
+/// What an NSG address prefix is, or `None` when ARM refuses it.
+#[derive(Debug, PartialEq, Eq)]
+enum AddressPrefix {
+    /// `*`
+    Any,
+    ServiceTag,
+    /// An IPv4/IPv6 address or a CIDR prefix without host bits.
+    Address,
+}
+
+fn address_prefix(s: &str) -> Option<AddressPrefix> {
+    if s == "*" {
+        return Some(AddressPrefix::Any);
+    }
+    // Tags compare case-insensitively; the regional form `Storage.WestUS` exists for the
+    // service tags, not for the three that the default rules use.
+    let (base, region) = match s.split_once('.') {
+        Some((b, r)) if !SERVICE_TAGS.iter().any(|t| t.eq_ignore_ascii_case(s)) => (b, Some(r)),
+        _ => (s, None),
+    };
+    let known = SERVICE_TAGS.iter().any(|t| t.eq_ignore_ascii_case(base));
+    let regional_ok = |r: &str| {
+        !r.is_empty()
+            && r.bytes().all(|b| b.is_ascii_alphanumeric())
+            && !["VirtualNetwork", "Internet", "AzureLoadBalancer"]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(base))
+    };
+    if known && region.is_none_or(regional_ok) {
+        return Some(AddressPrefix::ServiceTag);
+    }
+    let exact_v4 = |n: Ipv4Net| n.trunc() == n;
+    let exact_v6 = |n: ipnet::Ipv6Net| n.trunc() == n;
+    let ok = s.parse::<std::net::IpAddr>().is_ok()
+        || s.parse::<Ipv4Net>().is_ok_and(exact_v4)
+        || s.parse::<ipnet::Ipv6Net>().is_ok_and(exact_v6);
+    ok.then_some(AddressPrefix::Address)
+}
+
+/// A port or port range as ARM accepts it: `*`, `0`–`65535`, or `a-b` with `a <= b`.
+fn port_range_ok(s: &str) -> bool {
+    let num = |x: &str| {
+        (1..=5).contains(&x.len())
+            && x.bytes().all(|b| b.is_ascii_digit())
+            && x.parse::<u32>().is_ok_and(|n| n <= 65535)
+    };
+    s == "*"
+        || num(s)
+        || s.split_once('-').is_some_and(|(a, b)| {
+            num(a) && num(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok()
+        })
+}
+
 fn security_rule(v: &Value, meta: Meta) -> R<SecurityRule> {
     let props = v.get("properties").cloned().unwrap_or(json!({}));
     let s = |f: &str| str_at(&props, &[f]).map(String::from);
@@ -1592,17 +1728,52 @@ fn security_rule(v: &Value, meta: Meta) -> R<SecurityRule> {
     let (sources, plural_sources) = pair("sourceAddressPrefix", "sourceAddressPrefixes");
     let (destinations, plural_destinations) =
         pair("destinationAddressPrefix", "destinationAddressPrefixes");
-    for (what, v) in [
-        ("source port range", &source_ports),
-        ("destination port range", &dest_ports),
-        ("source address prefix", &sources),
-        ("destination address prefix", &destinations),
+    let id = &meta.id;
+    for (fields, v) in [
+        ("SourcePortRanges or SourcePortRange", &source_ports),
+        ("DestinationPortRanges or DestinationPortRange", &dest_ports),
+        (
+            "SourceAddressPrefixes, SourceAddressPrefix, or SourceApplicationSecurityGroups",
+            &sources,
+        ),
+        (
+            "DestinationAddressPrefixes, DestinationAddressPrefix, or DestinationApplicationSecurityGroups",
+            &destinations,
+        ),
     ] {
         if v.is_empty() {
-            return Err(invalid(format!(
-                "Security rule {} needs a {what}.",
-                meta.name
-            )));
+            return Err(bad_request("SecurityRuleParametersMissing", format!("Required security rule parameters are missing for security rule with Id: {id}. Security rule must specify {fields}.")));
+        }
+    }
+    for p in source_ports.iter().chain(&dest_ports) {
+        if !port_range_ok(p) {
+            return Err(bad_request("SecurityRuleInvalidPortRange", format!("Security rule has invalid Port range. Value provided: {p}. Value should be an integer OR integer range with '-' delimiter. Valid range 0-65535.")));
+        }
+    }
+    for (field, plural, v) in [
+        ("SourceAddressPrefixes", plural_sources, &sources),
+        (
+            "DestinationAddressPrefixes",
+            plural_destinations,
+            &destinations,
+        ),
+    ] {
+        for p in v {
+            match address_prefix(p) {
+                None => {
+                    return Err(bad_request(
+                        "SecurityRuleInvalidAddressPrefix",
+                        format!(
+                            "Security rule {id} has invalid Address prefix. Value provided: {p}."
+                        ),
+                    ))
+                }
+                // The plural fields take addresses and prefixes only.
+                Some(AddressPrefix::Any | AddressPrefix::ServiceTag) if plural => {
+                    return Err(bad_request("SecurityRuleParameterContainsUnsupportedValue", format!("Security rule parameter {field} for rule with Id {id} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {p}.")));
+                }
+                Some(_) => {}
+            }
         }
     }
     Ok(SecurityRule {
@@ -1800,10 +1971,10 @@ fn rule_op(c: &mut Call, family: &str, verb: &str, p: &ResPath) -> R<Response> {
 
 fn route(v: &Value, meta: Meta) -> R<Route> {
     let props = v.get("properties").cloned().unwrap_or(json!({}));
-    let prefix = parse_net(
+    let prefix = arm_prefix(
         str_at(&props, &["addressPrefix"])
             .ok_or_else(|| invalid("route.addressPrefix is required."))?,
-        "addressPrefix",
+        &meta.id,
     )?;
     let next_hop_type = one_of(
         str_at(&props, &["nextHopType"])
@@ -1817,12 +1988,23 @@ fn route(v: &Value, meta: Meta) -> R<Route> {
         ],
         "nextHopType",
     )?;
-    let next_hop_ip = str_at(&props, &["nextHopIpAddress"])
-        .map(|s| parse_ip(s, "nextHopIpAddress"))
-        .transpose()?;
-    if (next_hop_type == "VirtualAppliance") != next_hop_ip.is_some() {
-        return Err(invalid("nextHopIpAddress is required with nextHopType VirtualAppliance and allowed only with it."));
-    }
+    let name = &meta.name;
+    // Clients that model the field as a plain string send "" for "no address".
+    let next_hop_ip = match str_at(&props, &["nextHopIpAddress"]).filter(|s| !s.is_empty()) {
+        None if next_hop_type == "VirtualAppliance" => {
+            return Err(bad_request("MissingNextHopIpAddress", format!("NextHopIpAddress cannot be Null or Empty in route {name} when NextHopType is VirtualAppliance.")));
+        }
+        None => None,
+        Some(ip) if next_hop_type != "VirtualAppliance" => {
+            return Err(bad_request("InvalidNextHopIpAddress", format!("NextHopIpAddress {ip} is not allowed in route {name}: only NextHopType VirtualAppliance takes a next hop address, not {next_hop_type}.")));
+        }
+        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
+            bad_request(
+                "InvalidNextHopIpAddress",
+                format!("NextHopIpAddress {ip} in route {name} is not a valid IPv4 address."),
+            )
+        })?),
+    };
     Ok(Route {
         meta,
         prefix,

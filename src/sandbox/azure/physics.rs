@@ -229,13 +229,16 @@ fn is_private(a: Ipv4Addr) -> bool {
     a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
 }
 
-/// Whether an NSG address prefix (CIDR, address, `*`, service tag) covers `ip`.
+/// Whether an NSG address prefix (CIDR, address, `*`, service tag) covers `ip`. Tags compare
+/// case-insensitively, as ARM accepts them; other service tags name Azure service ranges that
+/// no sandbox flow comes from.
 fn prefix_covers(spec: &str, ip: Ipv4Addr, vnet_tag: &[Ipv4Net]) -> bool {
+    let tag = |t: &str| spec.eq_ignore_ascii_case(t);
     match spec {
-        "*" | "Any" => true,
-        "VirtualNetwork" => vnet_tag.iter().any(|n| n.contains(&ip)),
-        "AzureLoadBalancer" => ip == Ipv4Addr::new(168, 63, 129, 16),
-        "Internet" => !vnet_tag.iter().any(|n| n.contains(&ip)) && !is_private(ip),
+        "*" => true,
+        _ if tag("VirtualNetwork") => vnet_tag.iter().any(|n| n.contains(&ip)),
+        _ if tag("AzureLoadBalancer") => ip == Ipv4Addr::new(168, 63, 129, 16),
+        _ if tag("Internet") => !vnet_tag.iter().any(|n| n.contains(&ip)) && !is_private(ip),
         s => s
             .parse::<Ipv4Net>()
             .map(|n| n.contains(&ip))
@@ -247,7 +250,8 @@ fn prefix_covers(spec: &str, ip: Ipv4Addr, vnet_tag: &[Ipv4Net]) -> bool {
 /// Whether an NSG address prefix covers (part of) a subnet.
 fn prefix_covers_subnet(spec: &str, subnet: Ipv4Net) -> bool {
     match spec {
-        "*" | "Any" | "VirtualNetwork" => true,
+        "*" => true,
+        _ if spec.eq_ignore_ascii_case("VirtualNetwork") => true,
         s => s
             .parse::<Ipv4Net>()
             .map(|n| n.contains(&subnet.network()) || subnet.contains(&n.network()))

@@ -701,3 +701,305 @@ fn a_bgp_connection_gives_the_physics_its_apipa_session() {
         (400, Some("InvalidCustomBgpIpAddress"))
     );
 }
+
+fn rule_body(overrides: Value) -> Value {
+    let mut p = json!({
+        "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "443",
+        "sourceAddressPrefix": "10.10.0.0/16", "destinationAddressPrefix": "*",
+        "access": "Allow", "priority": 300, "direction": "Inbound"});
+    for (k, v) in overrides.as_object().unwrap() {
+        if v.is_null() {
+            p.as_object_mut().unwrap().remove(k);
+        } else {
+            p[k] = v.clone();
+        }
+    }
+    json!({ "properties": p })
+}
+
+#[test]
+fn security_rules_with_invalid_ports_or_prefixes_are_refused_with_arm_codes() {
+    let mut w = world();
+    let cases = [
+        (
+            json!({"destinationPortRange": "70000"}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"destinationPortRange": "abc-xyz"}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"destinationPortRange": "200-100"}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"destinationPortRange": "80,443"}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"destinationPortRange": "+80"}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"sourcePortRange": ""}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"destinationPortRanges": ["443", "65536"]}),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            json!({"sourceAddressPrefix": "not-a-prefix"}),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+        (
+            json!({"sourceAddressPrefix": "10.0.0.0/99"}),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+        (
+            json!({"sourceAddressPrefix": "10.10.0.1/16"}),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+        (
+            json!({"sourceAddressPrefix": "any"}),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+        (
+            json!({"destinationAddressPrefix": "Internet.EastUS"}),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+        (
+            json!({"sourceAddressPrefix": null, "sourceAddressPrefixes": ["10.10.0.0/16", "VirtualNetwork"]}),
+            "SecurityRuleParameterContainsUnsupportedValue",
+        ),
+        (
+            json!({"destinationAddressPrefix": null, "destinationAddressPrefixes": ["*"]}),
+            "SecurityRuleParameterContainsUnsupportedValue",
+        ),
+        (
+            json!({"sourceAddressPrefix": null}),
+            "SecurityRuleParametersMissing",
+        ),
+        (
+            json!({"destinationPortRange": null}),
+            "SecurityRuleParametersMissing",
+        ),
+        (json!({"priority": 4097}), "SecurityRuleInvalidPriority"),
+        (json!({"direction": "Sideways"}), "InvalidRequestFormat"),
+        (json!({"access": "Permit"}), "InvalidRequestFormat"),
+        (json!({"protocol": "Gre"}), "InvalidRequestFormat"),
+    ];
+    for (overrides, code) in cases {
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/networkSecurityGroups/prod-vnet-nsg/securityRules/r",
+            rule_body(overrides.clone()),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{overrides}: {v}"
+        );
+        // The same rule inline in an NSG PUT is refused the same way.
+        let mut inline = rule_body(overrides.clone());
+        inline["name"] = json!("r");
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/networkSecurityGroups/other-nsg",
+            json!({"location": "eastus", "properties": {"securityRules": [inline]}}),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "inline {overrides}: {v}"
+        );
+    }
+    assert!(w.azure.nsgs.values().all(|n| n.rules.is_empty()));
+    assert_eq!(w.azure.nsgs.len(), 1, "no NSG was created by a refused PUT");
+}
+
+#[test]
+fn security_rules_accept_every_form_azure_accepts() {
+    let mut w = world();
+    let cases = [
+        json!({"destinationPortRange": "0"}),
+        json!({"destinationPortRange": "65535"}),
+        json!({"destinationPortRange": "1-65535"}),
+        json!({"destinationPortRange": "443-443"}),
+        json!({"destinationPortRange": "*"}),
+        json!({"sourceAddressPrefix": "10.10.1.5"}),
+        json!({"sourceAddressPrefix": "VirtualNetwork"}),
+        json!({"sourceAddressPrefix": "internet"}),
+        json!({"sourceAddressPrefix": "AzureLoadBalancer"}),
+        json!({"destinationAddressPrefix": "Storage.WestUS"}),
+        json!({"destinationAddressPrefix": "AzureCloud"}),
+        json!({"destinationAddressPrefix": "2001:db8::/32"}),
+        json!({"sourceAddressPrefix": null, "sourceAddressPrefixes": ["10.10.0.0/16", "10.11.0.5"]}),
+    ];
+    for (i, overrides) in cases.into_iter().enumerate() {
+        let mut body = rule_body(overrides.clone());
+        body["properties"]["priority"] = json!(300 + i);
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            &format!("/networkSecurityGroups/prod-vnet-nsg/securityRules/r{i}"),
+            body,
+        );
+        assert_eq!(s, 201, "{overrides}: {v}");
+    }
+}
+
+#[test]
+fn a_service_tag_in_any_case_is_evaluated_by_the_physics() {
+    let mut w = world();
+    gateway_setup(&mut w);
+    let mut body = rule_body(json!({
+        "protocol": "*", "destinationPortRange": "*", "sourceAddressPrefix": "virtualnetwork",
+        "access": "Deny", "priority": 100}));
+    body["properties"]["description"] = json!("lower-case tag");
+    put(
+        &mut w,
+        "/networkSecurityGroups/prod-vnet-nsg/securityRules/deny-vnet",
+        body,
+    );
+    let flow = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    match w
+        .azure
+        .ingress(VNET_KEY, "10.10.1.5".parse().unwrap(), flow)
+    {
+        FwDecision::Deny { rule } => assert!(
+            rule.contains("NSG prod-vnet-nsg rule deny-vnet (priority 100)"),
+            "{rule}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn routes_are_validated_like_azure() {
+    let mut w = world();
+    put(
+        &mut w,
+        "/routeTables/rt",
+        json!({"location": "eastus", "properties": {}}),
+    );
+    let cases = [
+        (
+            json!({"addressPrefix": "banana", "nextHopType": "VirtualNetworkGateway"}),
+            "InvalidAddressPrefixFormat",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/33", "nextHopType": "VirtualNetworkGateway"}),
+            "InvalidAddressPrefixFormat",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.1/16", "nextHopType": "VirtualNetworkGateway"}),
+            "InvalidCIDRNotation",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/16", "nextHopType": "Gateway"}),
+            "InvalidRequestFormat",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualAppliance"}),
+            "MissingNextHopIpAddress",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": ""}),
+            "MissingNextHopIpAddress",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.30.0.300"}),
+            "InvalidNextHopIpAddress",
+        ),
+        (
+            json!({"addressPrefix": "10.10.0.0/16", "nextHopType": "VnetLocal", "nextHopIpAddress": "10.30.0.4"}),
+            "InvalidNextHopIpAddress",
+        ),
+    ];
+    for (props, code) in cases {
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/routeTables/rt/routes/r",
+            json!({ "properties": props }),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{props}: {v}"
+        );
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/routeTables/rt2",
+            json!({"location": "eastus", "properties": {"routes": [{"name": "r", "properties": props}]}}),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "inline {props}: {v}"
+        );
+    }
+    assert!(w.azure.route_tables.values().all(|t| t.routes.is_empty()));
+    put(
+        &mut w,
+        "/routeTables/rt/routes/nva",
+        json!({"properties": {"addressPrefix": "10.10.0.0/16", "nextHopType": "virtualappliance", "nextHopIpAddress": "10.30.0.4"}}),
+    );
+}
+
+#[test]
+fn local_network_gateway_and_vnet_prefixes_must_be_exact_cidrs() {
+    let mut w = world();
+    for (prefix, code) in [
+        ("10.10.0.1/16", "InvalidCIDRNotation"),
+        ("10.10.0.0/33", "InvalidAddressPrefixFormat"),
+        ("10.10.0.0", "InvalidAddressPrefixFormat"),
+    ] {
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/localNetworkGateways/lng",
+            json!({"location": "eastus", "properties": {"gatewayIpAddress": "198.18.0.10",
+                "localNetworkAddressSpace": {"addressPrefixes": ["10.11.0.0/16", prefix]}}}),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{prefix}: {v}"
+        );
+        let (s, v) = call(
+            &mut w,
+            0,
+            0.0,
+            "PUT",
+            "/virtualNetworks/other",
+            json!({"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": [prefix]}}}),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some(code)),
+            "vnet {prefix}: {v}"
+        );
+    }
+    assert!(w.azure.local_gateways.is_empty());
+}
