@@ -66,6 +66,14 @@ pub struct Vpc {
     pub network: Option<String>,
     pub tags: Tags,
     pub seeded: bool,
+    /// The route tables peerctl manages in this VPC (the topology's `route_tables`);
+    /// `None` = every route table of the VPC, as the planner reads an absent list.
+    #[serde(default)]
+    pub managed_route_tables: Option<Vec<String>>,
+    /// The security groups peerctl writes rules into (the topology's `security_groups`);
+    /// `None` = the VPC's default security group.
+    #[serde(default)]
+    pub managed_security_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +100,10 @@ pub struct RouteTable {
     pub vpc_id: String,
     pub main: bool,
     pub association_id: String,
+    /// The subnet a non-main table is associated with (the main table's association is the
+    /// VPC-wide implicit one).
+    #[serde(default)]
+    pub subnet_id: Option<String>,
     pub routes: Vec<TableRoute>,
     /// VGWs whose routes propagate into this table.
     pub propagating_vgws: Vec<String>,
@@ -236,6 +248,51 @@ impl AwsCloud {
             .find(|t| t.vpc_id == vpc_id && t.main)
     }
 
+    /// The route tables peerctl manages in a VPC, in the order routing evaluates them: the
+    /// topology's list when it gave one (an id missing from the world is `Err(id)`), else
+    /// every table of the VPC, main table first.
+    pub fn managed_route_tables(&self, vpc: &Vpc) -> Vec<Result<&RouteTable, String>> {
+        match &vpc.managed_route_tables {
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    self.route_tables
+                        .get(id)
+                        .filter(|t| t.vpc_id == vpc.id)
+                        .ok_or_else(|| id.clone())
+                })
+                .collect(),
+            None => {
+                let mut tables: Vec<&RouteTable> = self
+                    .route_tables
+                    .values()
+                    .filter(|t| t.vpc_id == vpc.id)
+                    .collect();
+                tables.sort_by_key(|t| !t.main);
+                tables.into_iter().map(Ok).collect()
+            }
+        }
+    }
+
+    /// The security groups peerctl manages in a VPC: the topology's list when it gave one
+    /// (an id missing from the world is `Err(id)`), else the default group.
+    pub fn managed_security_groups(&self, vpc: &Vpc) -> Vec<Result<&SecurityGroup, String>> {
+        match &vpc.managed_security_groups {
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    self.security_groups
+                        .get(id)
+                        .filter(|g| g.vpc_id == vpc.id)
+                        .ok_or_else(|| id.clone())
+                })
+                .collect(),
+            None => vec![self
+                .default_security_group(&vpc.id)
+                .ok_or_else(|| "default".to_string())],
+        }
+    }
+
     /// The VPC's security group named `default`.
     pub fn default_security_group(&self, vpc_id: &str) -> Option<&SecurityGroup> {
         self.security_groups
@@ -369,13 +426,17 @@ pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
 
 /// Seeds one topology network: the VPC with its CIDRs, its main route table (a `local`
 /// route per CIDR), one subnet per CIDR and the default security group, each tagged `Name`
-/// with the topology network's name.
+/// with the topology network's name. The topology's `route_tables` and `security_groups`
+/// ids are seeded too, as further tables (each associated with a subnet of its own) and
+/// groups of the VPC, and recorded as the ones peerctl manages.
 pub fn seed(world: &mut World, net: &Network) {
     let Location::Aws(loc) = &net.location else {
         return;
     };
     let vpc_id = loc.vpc_id.clone();
     let name_tag = || Tags::from([("Name".to_string(), net.name.clone())]);
+    let extra_tables: Vec<&String> = loc.route_tables.iter().flatten().collect();
+    let extra_groups: Vec<&String> = loc.security_groups.iter().flatten().collect();
     let aws = &mut world.aws;
     aws.vpcs.insert(
         vpc_id.clone(),
@@ -386,23 +447,39 @@ pub fn seed(world: &mut World, net: &Network) {
             network: Some(net.name.clone()),
             tags: name_tag(),
             seeded: true,
+            managed_route_tables: loc.route_tables.clone(),
+            managed_security_groups: loc.security_groups.clone(),
         },
     );
-    for (i, cidr) in net.cidrs.iter().enumerate() {
+    let mut subnet_ids = Vec::new();
+    for (i, cidr) in subnet_cidrs(&net.cidrs, extra_tables.len())
+        .into_iter()
+        .enumerate()
+    {
         let id = world.ids.aws("subnet");
         let az = format!("{}{}", loc.region, ['a', 'b', 'c', 'd'][i % 4]);
+        subnet_ids.push(id.clone());
         world.aws.subnets.insert(
             id.clone(),
             Subnet {
                 id,
                 vpc_id: vpc_id.clone(),
-                cidr: *cidr,
+                cidr,
                 availability_zone: az,
                 tags: name_tag(),
                 seeded: true,
             },
         );
     }
+    let local_routes = || {
+        net.cidrs
+            .iter()
+            .map(|c| TableRoute {
+                destination: *c,
+                gateway_id: "local".into(),
+            })
+            .collect::<Vec<_>>()
+    };
     let rtb = world.ids.aws("rtb");
     let assoc = world.ids.aws("rtbassoc");
     world.aws.route_tables.insert(
@@ -412,14 +489,8 @@ pub fn seed(world: &mut World, net: &Network) {
             vpc_id: vpc_id.clone(),
             main: true,
             association_id: assoc,
-            routes: net
-                .cidrs
-                .iter()
-                .map(|c| TableRoute {
-                    destination: *c,
-                    gateway_id: "local".into(),
-                })
-                .collect(),
+            subnet_id: None,
+            routes: local_routes(),
             propagating_vgws: Vec::new(),
             tags: name_tag(),
             seeded: true,
@@ -434,7 +505,7 @@ pub fn seed(world: &mut World, net: &Network) {
             id: sg.clone(),
             name: "default".into(),
             description: "default VPC security group".into(),
-            vpc_id,
+            vpc_id: vpc_id.clone(),
             rules: vec![
                 SgRule {
                     id: ingress,
@@ -447,20 +518,88 @@ pub fn seed(world: &mut World, net: &Network) {
                     description: None,
                     seeded: true,
                 },
-                SgRule {
-                    id: egress,
-                    egress: true,
-                    protocol: "-1".into(),
-                    from_port: None,
-                    to_port: None,
-                    cidr: Some(Ipv4Net::default()),
-                    group: None,
-                    description: None,
-                    seeded: true,
-                },
+                allow_all_egress(egress),
             ],
             tags: name_tag(),
             seeded: true,
         },
     );
+    for (i, id) in extra_tables.into_iter().enumerate() {
+        // An id another network already seeded stays with that network.
+        if world.aws.route_tables.contains_key(id) {
+            continue;
+        }
+        let assoc = world.ids.aws("rtbassoc");
+        world.aws.route_tables.insert(
+            id.clone(),
+            RouteTable {
+                id: id.clone(),
+                vpc_id: vpc_id.clone(),
+                main: false,
+                association_id: assoc,
+                subnet_id: subnet_ids.get(i).cloned(),
+                routes: local_routes(),
+                propagating_vgws: Vec::new(),
+                tags: name_tag(),
+                seeded: true,
+            },
+        );
+    }
+    for id in extra_groups {
+        if world.aws.security_groups.contains_key(id) {
+            continue;
+        }
+        let egress = world.ids.aws("sgr");
+        // A new group's defaults on AWS: no ingress rule, all egress allowed.
+        world.aws.security_groups.insert(
+            id.clone(),
+            SecurityGroup {
+                id: id.clone(),
+                name: format!("{}-{}", net.name, id.trim_start_matches("sg-")),
+                description: format!("seeded from topology network {}", net.name),
+                vpc_id: vpc_id.clone(),
+                rules: vec![allow_all_egress(egress)],
+                tags: name_tag(),
+                seeded: true,
+            },
+        );
+    }
+}
+
+/// AWS's default egress rule: everything to 0.0.0.0/0.
+fn allow_all_egress(id: String) -> SgRule {
+    SgRule {
+        id,
+        egress: true,
+        protocol: "-1".into(),
+        from_port: None,
+        to_port: None,
+        cidr: Some(Ipv4Net::default()),
+        group: None,
+        description: None,
+        seeded: true,
+    }
+}
+
+/// The seeded subnets: one per VPC CIDR, and when more are needed (one per extra route table,
+/// as a subnet has one table) the largest is halved, first one first, down to AWS's smallest
+/// subnet (/28). Deterministic, non-overlapping, inside the VPC.
+fn subnet_cidrs(cidrs: &[Ipv4Net], needed: usize) -> Vec<Ipv4Net> {
+    let mut out = cidrs.to_vec();
+    while out.len() < needed {
+        let Some((i, big)) = out
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, c)| c.prefix_len() < 28)
+            .min_by_key(|(i, c)| (c.prefix_len(), *i))
+        else {
+            break;
+        };
+        let Ok(halves) = big.subnets(big.prefix_len() + 1) else {
+            break;
+        };
+        out.splice(i..=i, halves);
+    }
+    out
 }

@@ -10,7 +10,7 @@ use crate::sandbox::net::{
     NetState, Proposal, Proto, RouteDecision, TunnelEnd,
 };
 use ipnet::Ipv4Net;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// The physics' name for a VPC.
@@ -246,6 +246,118 @@ fn evaluate_sg(sg: Option<&SecurityGroup>, egress: bool, peer: Ipv4Addr, flow: F
     }
 }
 
+impl AwsCloud {
+    /// The security groups peerctl manages for the VPC behind `network`, evaluated one by
+    /// one: peerctl writes its rules into each, so each must admit the packet. The first
+    /// group that does not is named; an allow names every group's matching rule.
+    fn evaluate_groups(
+        &self,
+        network: &str,
+        egress: bool,
+        peer: Ipv4Addr,
+        flow: Flow,
+    ) -> FwDecision {
+        let vpc_id = network.strip_prefix("aws:").unwrap_or(network);
+        let Some(vpc) = self.vpcs.get(vpc_id) else {
+            return evaluate_sg(None, egress, peer, flow);
+        };
+        let mut allowed = Vec::new();
+        for group in self.managed_security_groups(vpc) {
+            let decision = match group {
+                Ok(g) => evaluate_sg(Some(g), egress, peer, flow),
+                Err(_) if vpc.managed_security_groups.is_none() => {
+                    evaluate_sg(None, egress, peer, flow)
+                }
+                Err(id) => FwDecision::Deny {
+                    rule: format!(
+                        "security group {id} (listed in the topology) does not exist in VPC {vpc_id}"
+                    ),
+                },
+            };
+            match decision {
+                FwDecision::Allow { rule } => allowed.push(rule),
+                deny => return deny,
+            }
+        }
+        if allowed.is_empty() {
+            return FwDecision::Deny {
+                rule: format!("VPC {vpc_id}: no security group is managed"),
+            };
+        }
+        FwDecision::Allow {
+            rule: allowed.join("; "),
+        }
+    }
+}
+
+/// One route table's decision for `dst` (outside the VPC): longest prefix wins, a static
+/// route beats a propagated one of the same length; a route to a VGW resolves to an up tunnel
+/// end of that VGW that carries the destination.
+fn route_in_table(
+    aws: &AwsCloud,
+    table: &RouteTable,
+    dst: Ipv4Addr,
+    net: &NetState,
+) -> RouteDecision {
+    let now = net.now_ms;
+    let vpc_id = table.vpc_id.as_str();
+    let no_route = |table: String| RouteDecision::NoRoute { table };
+    let propagated = propagated_routes(aws, table, net, now);
+    let best_static = table
+        .routes
+        .iter()
+        .filter(|r| r.destination.contains(&dst))
+        .max_by_key(|r| r.destination.prefix_len());
+    let best_prop = propagated
+        .iter()
+        .filter(|(d, _, _)| d.contains(&dst))
+        .max_by_key(|(d, _, _)| d.prefix_len());
+    match (best_static, best_prop) {
+        (Some(s), p) if p.is_none_or(|(d, _, _)| d.prefix_len() <= s.destination.prefix_len()) => {
+            if s.gateway_id == "local" {
+                return RouteDecision::Local;
+            }
+            let attached = aws
+                .vpn_gateways
+                .get(&s.gateway_id)
+                .and_then(|g| attached_vpc(g, now))
+                .is_some_and(|v| v == vpc_id);
+            if !attached {
+                return no_route(format!(
+                    "route table {}: route {} via {} is a blackhole (gateway not attached)",
+                    table.id, s.destination, s.gateway_id
+                ));
+            }
+            let routes = vgw_routes(aws, &s.gateway_id, net, now);
+            match routes
+                .iter()
+                .filter(|(d, _)| d.contains(&dst))
+                .max_by_key(|(d, _)| d.prefix_len())
+            {
+                Some((_, end)) => RouteDecision::Tunnel {
+                    end: end.clone(),
+                    route: format!(
+                        "route table {}: {} via {} (CreateRoute)",
+                        table.id, s.destination, s.gateway_id
+                    ),
+                },
+                None => no_route(format!(
+                    "virtual private gateway {}: no VPN connection with an up tunnel routes {dst}",
+                    s.gateway_id
+                )),
+            }
+        }
+        (_, Some((d, vgw, end))) => RouteDecision::Tunnel {
+            end: end.clone(),
+            route: format!(
+                "route table {}: {d} via {vgw} (EnableVgwRoutePropagation)",
+                table.id
+            ),
+        },
+        _ => no_route(format!("route table {}", table.id)),
+    }
+}
+
 impl CloudModel for AwsCloud {
     fn tunnel_ends(&self, now_ms: u64) -> Vec<TunnelEnd> {
         let mut ends = Vec::new();
@@ -337,7 +449,6 @@ impl CloudModel for AwsCloud {
     }
 
     fn route(&self, network: &str, dst: Ipv4Addr, net: &NetState) -> RouteDecision {
-        let now = net.now_ms;
         let vpc_id = network.strip_prefix("aws:").unwrap_or(network);
         let no_route = |table: String| RouteDecision::NoRoute { table };
         let Some(vpc) = self.vpcs.get(vpc_id) else {
@@ -346,99 +457,81 @@ impl CloudModel for AwsCloud {
         if vpc.cidrs.iter().any(|c| c.contains(&dst)) {
             return RouteDecision::Local;
         }
-        let Some(table) = self.main_route_table(vpc_id) else {
-            return no_route(format!("VPC {vpc_id} has no main route table"));
-        };
-        let propagated = propagated_routes(self, table, net, now);
-        // Longest prefix wins; a static route beats a propagated one of the same length.
-        let best_static = table
-            .routes
-            .iter()
-            .filter(|r| r.destination.contains(&dst))
-            .max_by_key(|r| r.destination.prefix_len());
-        let best_prop = propagated
-            .iter()
-            .filter(|(d, _, _)| d.contains(&dst))
-            .max_by_key(|(d, _, _)| d.prefix_len());
-        match (best_static, best_prop) {
-            (Some(s), p)
-                if p.is_none_or(|(d, _, _)| d.prefix_len() <= s.destination.prefix_len()) =>
-            {
-                if s.gateway_id == "local" {
-                    return RouteDecision::Local;
-                }
-                let attached = self
-                    .vpn_gateways
-                    .get(&s.gateway_id)
-                    .and_then(|g| attached_vpc(g, now))
-                    .is_some_and(|v| v == vpc_id);
-                if !attached {
-                    return no_route(format!(
-                        "route table {}: route {} via {} is a blackhole (gateway not attached)",
-                        table.id, s.destination, s.gateway_id
-                    ));
-                }
-                let routes = vgw_routes(self, &s.gateway_id, net, now);
-                match routes
-                    .iter()
-                    .filter(|(d, _)| d.contains(&dst))
-                    .max_by_key(|(d, _)| d.prefix_len())
-                {
-                    Some((_, end)) => RouteDecision::Tunnel {
-                        end: end.clone(),
-                        route: format!(
-                            "route table {}: {} via {} (CreateRoute)",
-                            table.id, s.destination, s.gateway_id
-                        ),
-                    },
-                    None => no_route(format!(
-                        "virtual private gateway {}: no VPN connection with an up tunnel routes {dst}",
-                        s.gateway_id
-                    )),
+        // Instances sit behind any of the tables peerctl manages, so a destination counts as
+        // routed only when every one of them routes it; the first that does not is named.
+        let mut first = None;
+        for table in self.managed_route_tables(vpc) {
+            let decision = match table {
+                Ok(t) => route_in_table(self, t, dst, net),
+                Err(id) => no_route(format!(
+                    "route table {id} (listed in the topology) does not exist in VPC {vpc_id}"
+                )),
+            };
+            match decision {
+                RouteDecision::NoRoute { .. } => return decision,
+                d => {
+                    first.get_or_insert(d);
                 }
             }
-            (_, Some((d, vgw, end))) => RouteDecision::Tunnel {
-                end: end.clone(),
-                route: format!(
-                    "route table {}: {d} via {vgw} (EnableVgwRoutePropagation)",
-                    table.id
-                ),
-            },
-            _ => no_route(format!("route table {}", table.id)),
         }
+        first.unwrap_or_else(|| no_route(format!("VPC {vpc_id} has no route table")))
     }
 
     fn ingress(&self, network: &str, src: Ipv4Addr, flow: Flow) -> FwDecision {
-        let vpc_id = network.strip_prefix("aws:").unwrap_or(network);
-        evaluate_sg(self.default_security_group(vpc_id), false, src, flow)
+        self.evaluate_groups(network, false, src, flow)
     }
 
     fn egress(&self, network: &str, dst: Ipv4Addr, flow: Flow) -> FwDecision {
-        let vpc_id = network.strip_prefix("aws:").unwrap_or(network);
-        evaluate_sg(self.default_security_group(vpc_id), true, dst, flow)
+        self.evaluate_groups(network, true, dst, flow)
     }
 
+    /// One per existing, not-seeded resource, counted the way the planner counts its AWS
+    /// kinds, so that after an apply this equals the plan's AWS resources to create (see
+    /// docs/sandbox-aws.md, "created_resources").
     fn created_resources(&self) -> usize {
-        let live = |d: &Option<super::Deletion>| d.is_none();
-        self.vpn_gateways
+        let vgws = self.vpn_gateways.values().filter(|g| g.deleted.is_none());
+        // aws.vpn_gateway and aws.vpn_gateway_attachment (until a detach is asked for).
+        let gateways: usize = vgws
+            .map(|g| 1 + usize::from(g.attachment.as_ref().is_some_and(|a| a.detach.is_none())))
+            .sum();
+        let cgws = self
+            .customer_gateways
             .values()
-            .filter(|g| live(&g.deleted))
-            .count()
-            + self
-                .customer_gateways
-                .values()
-                .filter(|g| live(&g.deleted))
-                .count()
-            + self
-                .vpn_connections
-                .values()
-                .filter(|c| live(&c.deleted))
-                .count()
-            + self
-                .security_groups
-                .values()
-                .flat_map(|g| &g.rules)
-                .filter(|r| !r.seeded)
-                .count()
+            .filter(|g| g.deleted.is_none())
+            .count();
+        // aws.vpn_connection and one aws.vpn_connection_route per static route.
+        let connections: usize = self
+            .vpn_connections
+            .values()
+            .filter(|c| c.deleted.is_none())
+            .map(|c| 1 + c.routes.len())
+            .sum();
+        // aws.route_propagation is one per (VPC, VGW), whatever the number of tables it
+        // enables; CreateRoute routes (never planned) count one each.
+        let mut propagations = BTreeSet::new();
+        let mut routes = 0;
+        for t in self.route_tables.values() {
+            for g in t.propagating_vgws.iter().filter(|g| self.vgw_live(g)) {
+                propagations.insert((t.vpc_id.as_str(), g.as_str()));
+            }
+            routes += t.routes.iter().filter(|r| r.gateway_id != "local").count();
+        }
+        // aws.security_group_rule is every rule peerctl writes for one link into one VPC —
+        // all managed groups, permissions and source CIDRs — under one description
+        // (`peerctl <topology> <link>`): one per (VPC, direction, description). A rule without
+        // a description is on its own.
+        let mut rule_sets = BTreeSet::new();
+        let mut lone_rules = 0;
+        for g in self.security_groups.values() {
+            for r in g.rules.iter().filter(|r| !r.seeded) {
+                match &r.description {
+                    Some(d) => {
+                        rule_sets.insert((g.vpc_id.as_str(), r.egress, d.as_str()));
+                    }
+                    None => lone_rules += 1,
+                }
+            }
+        }
+        gateways + cgws + connections + propagations.len() + routes + rule_sets.len() + lone_rules
     }
 }

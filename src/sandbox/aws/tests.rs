@@ -524,8 +524,8 @@ fn deleted_connection_shows_deleting_then_deleted_then_disappears() {
     assert_eq!(first(&call(&mut w, done, &describe).1, "state"), "deleted");
     assert_eq!(
         w.aws.created_resources(),
-        2,
-        "VGW and CGW remain; the connection is gone"
+        3,
+        "the VGW, its attachment and the CGW remain; the connection is gone"
     );
     let (s, b) = call(&mut w, done + DELETED_VISIBLE_MS, &describe);
     assert_eq!(
@@ -718,4 +718,394 @@ fn dynamic_tunnel_with_ipsec_up_but_no_bgp_session_reads_ipsec_is_up() {
     // Both VGWs take the .1 inside address: IPsec comes up, BGP cannot.
     let (mut w, a, _) = paired_vpcs("shared_key_1", false);
     assert_eq!(tunnel1(&mut w, &a), ("DOWN".into(), "IPSEC IS UP".into()));
+}
+
+const RTB_A: &str = "rtb-0a1b2c3d4e5f60781";
+const RTB_B: &str = "rtb-0a1b2c3d4e5f60782";
+const SG_X: &str = "sg-0a1b2c3d4e5f60781";
+const SG_Y: &str = "sg-0a1b2c3d4e5f60782";
+
+/// A world whose network lists two route tables and the given security groups, as
+/// topologies/mesh12.yaml does.
+fn managed_world(groups: &[&str]) -> World {
+    let mut w = World::default();
+    seed(
+        &mut w,
+        &Network {
+            name: "aws-use1".into(),
+            cloud: Cloud::Aws,
+            cidrs: vec!["10.10.0.0/16".parse().unwrap()],
+            asn: None,
+            location: Location::Aws(AwsNetwork {
+                region: "us-east-1".into(),
+                vpc_id: VPC.into(),
+                route_tables: Some(vec![RTB_A.into(), RTB_B.into()]),
+                security_groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+            }),
+            span: Span::default(),
+        },
+    );
+    w
+}
+
+#[test]
+fn topology_route_tables_and_security_groups_are_seeded_in_the_vpc() {
+    let mut w = managed_world(&[SG_X]);
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DescribeRouteTables"),
+            ("RouteTableId.1", RTB_A),
+            ("RouteTableId.2", RTB_B),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    // Each listed table: in the VPC, not main, with the local route and its own subnet.
+    let a = &w.aws.route_tables[RTB_A];
+    let b_t = &w.aws.route_tables[RTB_B];
+    for t in [a, b_t] {
+        assert_eq!(t.vpc_id, VPC);
+        assert!(!t.main);
+        assert_eq!(t.routes[0].gateway_id, "local");
+        assert!(b.contains(&format!(
+            "<routeTableId>{}</routeTableId><subnetId>{}</subnetId><main>false</main>",
+            t.id,
+            t.subnet_id.as_deref().unwrap()
+        )));
+    }
+    assert_ne!(a.subnet_id, b_t.subnet_id);
+    // One CIDR, two tables: the /16 is halved so that each table has a subnet of its own.
+    let mut cidrs: Vec<String> = w
+        .aws
+        .subnets
+        .values()
+        .filter(|s| s.vpc_id == VPC)
+        .map(|s| s.cidr.to_string())
+        .collect();
+    cidrs.sort();
+    assert_eq!(cidrs, vec!["10.10.0.0/17", "10.10.128.0/17"]);
+    let subnet = a.subnet_id.clone().unwrap();
+    let (_, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DescribeRouteTables"),
+            ("Filter.1.Name", "association.subnet-id"),
+            ("Filter.1.Value.1", &subnet),
+        ],
+    );
+    assert!(b.contains(RTB_A) && !b.contains(RTB_B), "{b}");
+    // The main table is still there and still the main one.
+    assert!(w.aws.main_route_table(VPC).is_some());
+
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[("Action", "DescribeSecurityGroups"), ("GroupId.1", SG_X)],
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains(&format!("<vpcId>{VPC}</vpcId>")), "{b}");
+    // A new group's defaults: no ingress rule, all egress.
+    let x = &w.aws.security_groups[SG_X];
+    assert!(x.rules.iter().all(|r| r.egress && r.seeded));
+    assert!(w.aws.default_security_group(VPC).is_some());
+    let vpc = &w.aws.vpcs[VPC];
+    assert_eq!(
+        vpc.managed_route_tables.as_deref(),
+        Some(&[RTB_A.to_string(), RTB_B.to_string()][..])
+    );
+    assert_eq!(
+        vpc.managed_security_groups.as_deref(),
+        Some(&[SG_X.to_string()][..])
+    );
+    assert_eq!(
+        w.aws.created_resources(),
+        0,
+        "seeded resources are not created"
+    );
+}
+
+#[test]
+fn a_destination_is_routed_only_when_every_managed_table_routes_it() {
+    let mut w = managed_world(&[SG_X]);
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, true);
+    call(
+        &mut w,
+        1,
+        &[
+            ("Action", "CreateVpnConnectionRoute"),
+            ("VpnConnectionId", &conn),
+            ("DestinationCidrBlock", "10.30.0.0/16"),
+        ],
+    );
+    let propagate = |w: &mut World, table: &str| {
+        let (s, b) = call(
+            w,
+            1,
+            &[
+                ("Action", "EnableVgwRoutePropagation"),
+                ("GatewayId", &vgw),
+                ("RouteTableId", table),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+    };
+    let mut net = NetState {
+        now_ms: 10,
+        ..NetState::default()
+    };
+    net.ends.insert(end(&conn, 0), up(None));
+    let key = format!("aws:{VPC}");
+    let dst = "10.30.1.1".parse().unwrap();
+    // The main table is not managed here: propagating into it alone routes nothing.
+    let main = w.aws.main_route_table(VPC).unwrap().id.clone();
+    propagate(&mut w, &main);
+    match w.aws.route(&key, dst, &net) {
+        RouteDecision::NoRoute { table } => assert!(table.contains(RTB_A), "{table}"),
+        other => panic!("{other:?}"),
+    }
+    propagate(&mut w, RTB_A);
+    match w.aws.route(&key, dst, &net) {
+        RouteDecision::NoRoute { table } => assert!(table.contains(RTB_B), "{table}"),
+        other => panic!("{other:?}"),
+    }
+    propagate(&mut w, RTB_B);
+    match w.aws.route(&key, dst, &net) {
+        RouteDecision::Tunnel { end: e, route } => {
+            assert_eq!(e, end(&conn, 0));
+            assert!(route.contains(RTB_A), "{route}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A CreateRoute route in B works as well as propagation.
+    call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DisableVgwRoutePropagation"),
+            ("GatewayId", &vgw),
+            ("RouteTableId", RTB_B),
+        ],
+    );
+    assert!(matches!(
+        w.aws.route(&key, dst, &net),
+        RouteDecision::NoRoute { .. }
+    ));
+    let (s, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "CreateRoute"),
+            ("RouteTableId", RTB_B),
+            ("DestinationCidrBlock", "10.30.0.0/16"),
+            ("GatewayId", &vgw),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(matches!(
+        w.aws.route(&key, dst, &net),
+        RouteDecision::Tunnel { .. }
+    ));
+}
+
+#[test]
+fn without_a_topology_list_every_route_table_of_the_vpc_is_managed() {
+    let mut w = world();
+    let vpc = w.aws.vpcs[VPC].clone();
+    let tables = w.aws.managed_route_tables(&vpc);
+    assert_eq!(tables.len(), 1);
+    assert!(tables[0].as_ref().is_ok_and(|t| t.main));
+    // A listed id the world does not hold is named, not skipped.
+    w.aws.vpcs.get_mut(VPC).unwrap().managed_route_tables = Some(vec!["rtb-404".into()]);
+    match w.aws.route(
+        &format!("aws:{VPC}"),
+        "10.30.1.1".parse().unwrap(),
+        &NetState::default(),
+    ) {
+        RouteDecision::NoRoute { table } => assert!(table.contains("rtb-404"), "{table}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ingress_is_judged_by_the_managed_groups_and_a_deny_names_the_group_lacking_a_rule() {
+    let mut w = managed_world(&[SG_X, SG_Y]);
+    let key = format!("aws:{VPC}");
+    let src = "10.20.0.5".parse().unwrap();
+    let https = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    let authorize = |w: &mut World, sg: &str| {
+        let (s, b) = call(
+            w,
+            1,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", sg),
+                ("IpPermissions.1.IpProtocol", "tcp"),
+                ("IpPermissions.1.FromPort", "443"),
+                ("IpPermissions.1.ToPort", "443"),
+                ("IpPermissions.1.IpRanges.1.CidrIp", "10.20.0.0/16"),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+        first(&b, "securityGroupRuleId")
+    };
+    // A rule in the default group does not count: the topology names other groups.
+    let default = w.aws.default_security_group(VPC).unwrap().id.clone();
+    authorize(&mut w, &default);
+    match w.aws.ingress(&key, src, https) {
+        FwDecision::Deny { rule } => assert!(rule.contains(SG_X), "{rule}"),
+        other => panic!("{other:?}"),
+    }
+    let rx = authorize(&mut w, SG_X);
+    match w.aws.ingress(&key, src, https) {
+        FwDecision::Deny { rule } => {
+            assert!(rule.contains(SG_Y) && !rule.contains(SG_X), "{rule}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let ry = authorize(&mut w, SG_Y);
+    match w.aws.ingress(&key, src, https) {
+        FwDecision::Allow { rule } => assert!(rule.contains(&rx) && rule.contains(&ry), "{rule}"),
+        other => panic!("{other:?}"),
+    }
+    // The seeded groups keep AWS's open egress.
+    assert!(matches!(
+        w.aws.egress(&key, src, https),
+        FwDecision::Allow { .. }
+    ));
+}
+
+#[test]
+fn created_resources_counts_like_the_planner_counts_its_aws_kinds() {
+    let mut w = managed_world(&[SG_X, SG_Y]);
+    let ok = |(s, b): (u16, String)| assert_eq!(s, 200, "{b}");
+    // aws.vpn_gateway + aws.vpn_gateway_attachment
+    let vgw = vgw_attached(&mut w);
+    assert_eq!(w.aws.created_resources(), 2);
+    // aws.route_propagation: one for the VPC, however many tables it enables.
+    for t in [RTB_A, RTB_B] {
+        ok(call(
+            &mut w,
+            1,
+            &[
+                ("Action", "EnableVgwRoutePropagation"),
+                ("GatewayId", &vgw),
+                ("RouteTableId", t),
+            ],
+        ));
+    }
+    assert_eq!(w.aws.created_resources(), 3);
+    // aws.customer_gateway + aws.vpn_connection
+    let conn = connection(&mut w, &vgw, true);
+    assert_eq!(w.aws.created_resources(), 5);
+    // aws.vpn_connection_route: one per destination.
+    for d in ["10.30.0.0/16", "10.31.0.0/16"] {
+        ok(call(
+            &mut w,
+            1,
+            &[
+                ("Action", "CreateVpnConnectionRoute"),
+                ("VpnConnectionId", &conn),
+                ("DestinationCidrBlock", d),
+            ],
+        ));
+    }
+    assert_eq!(w.aws.created_resources(), 7);
+    // aws.security_group_rule: one link's rules in every managed group, several permissions
+    // and source CIDRs, one description — one resource.
+    for sg in [SG_X, SG_Y] {
+        ok(call(
+            &mut w,
+            1,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", sg),
+                ("IpPermissions.1.IpProtocol", "tcp"),
+                ("IpPermissions.1.FromPort", "443"),
+                ("IpPermissions.1.ToPort", "443"),
+                ("IpPermissions.1.IpRanges.1.CidrIp", "10.30.0.0/16"),
+                (
+                    "IpPermissions.1.IpRanges.1.Description",
+                    "peerctl t aws-use1--az-eus",
+                ),
+                ("IpPermissions.1.IpRanges.2.CidrIp", "10.31.0.0/16"),
+                (
+                    "IpPermissions.1.IpRanges.2.Description",
+                    "peerctl t aws-use1--az-eus",
+                ),
+                ("IpPermissions.2.IpProtocol", "icmp"),
+                ("IpPermissions.2.IpRanges.1.CidrIp", "10.30.0.0/16"),
+                (
+                    "IpPermissions.2.IpRanges.1.Description",
+                    "peerctl t aws-use1--az-eus",
+                ),
+            ],
+        ));
+    }
+    assert_eq!(w.aws.created_resources(), 8);
+    // Another link's rules are another resource; a rule without a description counts alone.
+    ok(call(
+        &mut w,
+        1,
+        &[
+            ("Action", "AuthorizeSecurityGroupIngress"),
+            ("GroupId", SG_X),
+            ("IpPermissions.1.IpProtocol", "-1"),
+            ("IpPermissions.1.IpRanges.1.CidrIp", "10.20.0.0/16"),
+            (
+                "IpPermissions.1.IpRanges.1.Description",
+                "peerctl t aws-use1--gcp-usc1",
+            ),
+        ],
+    ));
+    ok(call(
+        &mut w,
+        1,
+        &[
+            ("Action", "AuthorizeSecurityGroupIngress"),
+            ("GroupId", SG_X),
+            ("IpPermissions.1.IpProtocol", "udp"),
+            ("IpPermissions.1.FromPort", "53"),
+            ("IpPermissions.1.ToPort", "53"),
+            ("IpPermissions.1.IpRanges.1.CidrIp", "10.40.0.0/16"),
+        ],
+    ));
+    assert_eq!(w.aws.created_resources(), 10);
+    // A CreateRoute route (never planned) counts one.
+    ok(call(
+        &mut w,
+        1,
+        &[
+            ("Action", "CreateRoute"),
+            ("RouteTableId", RTB_A),
+            ("DestinationCidrBlock", "10.50.0.0/16"),
+            ("GatewayId", &vgw),
+        ],
+    ));
+    assert_eq!(w.aws.created_resources(), 11);
+    // Deletions take their resources away: the connection with its routes, the attachment.
+    ok(call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DeleteVpnConnection"),
+            ("VpnConnectionId", &conn),
+        ],
+    ));
+    assert_eq!(w.aws.created_resources(), 8);
+    ok(call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DetachVpnGateway"),
+            ("VpcId", VPC),
+            ("VpnGatewayId", &vgw),
+        ],
+    ));
+    assert_eq!(w.aws.created_resources(), 7);
 }

@@ -222,6 +222,7 @@ pub fn describe_route_tables(aws: &AwsCloud, net: &NetState, p: &Params) -> ApiR
                 "association.main" => vec![bool_text(t.main)],
                 "association.route-table-association-id" => vec![t.association_id.clone()],
                 "association.route-table-id" => vec![t.id.clone()],
+                "association.subnet-id" => t.subnet_id.iter().cloned().collect(),
                 "route.gateway-id" => r.map(|r| r.gateway_id.clone()).collect(),
                 "route.destination-cidr-block" => r.map(|r| r.destination.to_string()).collect(),
                 "route.origin" => r.map(|r| r.origin.to_string()).collect(),
@@ -245,14 +246,19 @@ pub fn describe_route_tables(aws: &AwsCloud, net: &NetState, p: &Params) -> ApiR
                     .leaf("state", r.state)
                     .leaf("origin", r.origin);
             })
-            .list("associationSet", t.main.then_some(t), |x, t| {
-                x.leaf("routeTableAssociationId", &t.association_id)
-                    .leaf("routeTableId", &t.id)
-                    .leaf("main", true)
-                    .node("associationState", |x| {
-                        x.leaf("state", "associated");
-                    });
-            })
+            .list(
+                "associationSet",
+                (t.main || t.subnet_id.is_some()).then_some(t),
+                |x, t| {
+                    x.leaf("routeTableAssociationId", &t.association_id)
+                        .leaf("routeTableId", &t.id)
+                        .opt("subnetId", t.subnet_id.as_ref())
+                        .leaf("main", t.main)
+                        .node("associationState", |x| {
+                            x.leaf("state", "associated");
+                        });
+                },
+            )
             .list("propagatingVgwSet", &t.propagating_vgws, |x, g| {
                 x.leaf("gatewayId", g);
             })
