@@ -922,3 +922,254 @@ async fn pathological_filter_patterns_answer_and_overlong_values_are_refused() {
     assert_eq!(ec2.describe_vpcs().send().await.unwrap().vpcs().len(), 1);
     stop(sb).await;
 }
+
+/// What a provider would do for the plan's AWS resources, through aws-sdk-ec2, in plan
+/// order. Other clouds' outputs (the customer gateways' addresses) are stood in for by
+/// distinct documentation addresses. Returns how many AWS resources the plan holds.
+async fn apply_aws_part(ec2: &Client, plan: &peerctl::plan::Plan) -> usize {
+    use peerctl::plan::resource::{Kind, Value};
+    use std::collections::BTreeMap;
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let by_address: BTreeMap<&str, &peerctl::plan::resource::Resource> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    let resolve = |ids: &BTreeMap<String, String>, v: &Value| match v {
+        Value::Ref(r) => ids[&r.resource].clone(),
+        Value::Str(s) => s.clone(),
+        other => panic!("not an id: {other:?}"),
+    };
+    let text = |v: &Value| match v {
+        Value::Str(s) => s.clone(),
+        other => panic!("not a string: {other:?}"),
+    };
+    let int = |v: &Value| match v {
+        Value::Int(i) => *i,
+        other => panic!("not an int: {other:?}"),
+    };
+    let strs = |v: &Value| -> Option<Vec<String>> {
+        match v {
+            Value::List(l) => Some(l.iter().map(text).collect()),
+            _ => None,
+        }
+    };
+    let mut cgw_ips = 0u8;
+    let mut count = 0;
+    for address in &plan.order {
+        let r = by_address[address.as_str()];
+        if r.cloud() != peerctl::cloud::Cloud::Aws {
+            continue;
+        }
+        count += 1;
+        let a = &r.attributes;
+        let id = match r.kind {
+            Kind::AwsVpnGateway => ec2
+                .create_vpn_gateway()
+                .r#type(GatewayType::Ipsec1)
+                .amazon_side_asn(int(&a["amazon_side_asn"]))
+                .tag_specifications(tags(ResourceType::VpnGateway, "Name", &r.name))
+                .send()
+                .await
+                .unwrap()
+                .vpn_gateway()
+                .unwrap()
+                .vpn_gateway_id()
+                .unwrap()
+                .to_string(),
+            Kind::AwsVpnGatewayAttachment => {
+                ec2.attach_vpn_gateway()
+                    .vpc_id(text(&a["vpc_id"]))
+                    .vpn_gateway_id(resolve(&ids, &a["vpn_gateway_id"]))
+                    .send()
+                    .await
+                    .unwrap();
+                r.address.clone()
+            }
+            Kind::AwsRoutePropagation => {
+                let vpc = text(&a["vpc_id"]);
+                let tables = match strs(&a["route_tables"]) {
+                    Some(t) => t,
+                    None => ec2
+                        .describe_route_tables()
+                        .filters(filter("vpc-id", &vpc))
+                        .send()
+                        .await
+                        .unwrap()
+                        .route_tables()
+                        .iter()
+                        .map(|t| t.route_table_id().unwrap().to_string())
+                        .collect(),
+                };
+                for t in tables {
+                    ec2.enable_vgw_route_propagation()
+                        .gateway_id(resolve(&ids, &a["vpn_gateway_id"]))
+                        .route_table_id(t)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                r.address.clone()
+            }
+            Kind::AwsCustomerGateway => {
+                cgw_ips += 1;
+                ec2.create_customer_gateway()
+                    .r#type(GatewayType::Ipsec1)
+                    .ip_address(format!("203.0.113.{cgw_ips}"))
+                    .bgp_asn(int(&a["bgp_asn"]) as i32)
+                    .send()
+                    .await
+                    .unwrap()
+                    .customer_gateway()
+                    .unwrap()
+                    .customer_gateway_id()
+                    .unwrap()
+                    .to_string()
+            }
+            Kind::AwsVpnConnection => {
+                let Value::List(tunnels) = &a["tunnels"] else {
+                    panic!("tunnels")
+                };
+                let mut options = VpnConnectionOptionsSpecification::builder()
+                    .static_routes_only(matches!(a["static_routes_only"], Value::Bool(true)));
+                for t in tunnels {
+                    let Value::Map(t) = t else { panic!("tunnel") };
+                    let Value::Secret(key) = &t["pre_shared_key"] else {
+                        panic!("psk")
+                    };
+                    options = options.tunnel_options(
+                        VpnTunnelOptionsSpecification::builder()
+                            .tunnel_inside_cidr(text(&t["inside_cidr"]))
+                            .pre_shared_key(plan.secrets[&key.key].expose())
+                            .build(),
+                    );
+                }
+                ec2.create_vpn_connection()
+                    .r#type("ipsec.1")
+                    .vpn_gateway_id(resolve(&ids, &a["vpn_gateway_id"]))
+                    .customer_gateway_id(resolve(&ids, &a["customer_gateway_id"]))
+                    .options(options.build())
+                    .send()
+                    .await
+                    .unwrap()
+                    .vpn_connection()
+                    .unwrap()
+                    .vpn_connection_id()
+                    .unwrap()
+                    .to_string()
+            }
+            Kind::AwsVpnConnectionRoute => {
+                ec2.create_vpn_connection_route()
+                    .vpn_connection_id(resolve(&ids, &a["vpn_connection_id"]))
+                    .destination_cidr_block(text(&a["destination_cidr_block"]))
+                    .send()
+                    .await
+                    .unwrap();
+                r.address.clone()
+            }
+            Kind::AwsSecurityGroupRule => {
+                let vpc = text(&a["vpc_id"]);
+                let groups = match strs(&a["security_groups"]) {
+                    Some(g) => g,
+                    None => ec2
+                        .describe_security_groups()
+                        .filters(filter("vpc-id", &vpc))
+                        .filters(filter("group-name", "default"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .security_groups()
+                        .iter()
+                        .map(|g| g.group_id().unwrap().to_string())
+                        .collect(),
+                };
+                let description = text(&a["description"]);
+                let sources = strs(&a["source_cidrs"]).unwrap();
+                let Value::List(perms) = &a["permissions"] else {
+                    panic!("permissions")
+                };
+                for g in groups {
+                    let mut req = ec2.authorize_security_group_ingress().group_id(g);
+                    for p in perms {
+                        let Value::Map(p) = p else {
+                            panic!("permission")
+                        };
+                        let mut perm = IpPermission::builder()
+                            .ip_protocol(text(&p["protocol"]))
+                            .from_port(int(&p["from_port"]) as i32)
+                            .to_port(int(&p["to_port"]) as i32);
+                        for s in &sources {
+                            perm = perm.ip_ranges(
+                                IpRange::builder()
+                                    .cidr_ip(s)
+                                    .description(&description)
+                                    .build(),
+                            );
+                        }
+                        req = req.ip_permissions(perm.build());
+                    }
+                    req.send().await.unwrap();
+                }
+                r.address.clone()
+            }
+            other => panic!("unexpected AWS kind {other}"),
+        };
+        ids.insert(r.address.clone(), id);
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_applying_the_aws_part_of_a_plan_created_resources_equals_its_aws_resources() {
+    use rand_core::SeedableRng;
+    // mesh12 lists route tables and security groups of its own: they must exist in the
+    // sandbox for the plan to apply unchanged.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/mesh12.yaml");
+    let topo = peerctl::topology::parse(path, &std::fs::read_to_string(path).unwrap()).unwrap();
+    let plan = peerctl::plan::plan(
+        &topo,
+        &peerctl::state::State::empty(),
+        &peerctl::plan::templates::Templates::embedded().unwrap(),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+    )
+    .unwrap();
+    let sb = common::start(topo).await;
+    let url = sb.url();
+    let ec2 = client(&url);
+    assert_eq!(
+        admin(&url, "GET", "/_sandbox/stats", "").await["created_resources"],
+        0
+    );
+    let planned = apply_aws_part(&ec2, &plan).await;
+    let kinds: std::collections::BTreeSet<_> = plan
+        .resources
+        .iter()
+        .filter(|r| r.cloud() == peerctl::cloud::Cloud::Aws)
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(kinds.len(), 7, "every AWS kind is exercised: {kinds:?}");
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], planned, "{stats}");
+
+    // The topology's own tables got the propagation, its group the rules.
+    let tables = ec2
+        .describe_route_tables()
+        .route_table_ids("rtb-0a1b2c3d4e5f60781")
+        .route_table_ids("rtb-0a1b2c3d4e5f60782")
+        .send()
+        .await
+        .unwrap();
+    for t in tables.route_tables() {
+        assert_eq!(t.propagating_vgws().len(), 1, "{t:?}");
+        assert_eq!(t.associations()[0].main(), Some(false));
+        assert!(t.associations()[0].subnet_id().is_some());
+    }
+    let sg = ec2
+        .describe_security_groups()
+        .group_ids("sg-0a1b2c3d4e5f60781")
+        .send()
+        .await
+        .unwrap();
+    assert!(!sg.security_groups()[0].ip_permissions().is_empty());
+    stop(sb).await;
+}
