@@ -121,19 +121,26 @@ pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
 /// The tag that names a seeded resource's topology network.
 pub const NETWORK_TAG: &str = "peerctl-network";
 
-/// The workload subnet of a seeded VNet: the first /24 (or the whole prefix, when smaller)
-/// of the VNet's prefixes that does not overlap the gateway subnet.
-fn default_subnet(cidrs: &[Ipv4Net], gateway_subnet: Ipv4Net) -> Option<Ipv4Net> {
-    cidrs.iter().find_map(|c| {
-        let len = c.prefix_len().max(24);
-        c.subnets(len).ok()?.find(|s| {
-            !(s.contains(&gateway_subnet.network()) || gateway_subnet.contains(&s.network()))
+/// A free workload subnet of a seeded VNet: the first /24 (or the whole prefix, when smaller)
+/// of the VNet's prefixes that overlaps nothing in `taken`; when no /24 is free, the first free
+/// /25, then /26 … down to /29 (the smallest subnet Azure allows).
+fn free_subnet(cidrs: &[Ipv4Net], taken: &[Ipv4Net]) -> Option<Ipv4Net> {
+    let overlaps = |a: &Ipv4Net, b: &Ipv4Net| a.contains(&b.network()) || b.contains(&a.network());
+    (24..=29).find_map(|len| {
+        cidrs.iter().find_map(|c| {
+            let len = c.prefix_len().max(len);
+            c.subnets(len)
+                .ok()?
+                .find(|s| !taken.iter().any(|t| overlaps(s, t)))
         })
     })
 }
 
-/// Seeds one topology network: the VNet with its prefixes, a `default` subnet and an NSG
-/// `<vnet>-nsg` (default rules only) on it. No GatewaySubnet: peerctl creates it.
+/// Seeds one topology network: the VNet with its prefixes and its NSGs with only the default
+/// rules — the topology's `network_security_groups`, or one `<vnet>-nsg` when it names none.
+/// Each NSG guards one workload subnet: the first `default`, each further one a subnet
+/// `<nsg>-subnet` carved after it, so that every NSG peerctl writes rules into is one that
+/// Azure (and the physics) evaluates. No GatewaySubnet: peerctl creates it.
 pub fn seed(world: &mut World, net: &Network) {
     let Location::Azure(z) = &net.location else {
         return;
@@ -152,26 +159,44 @@ pub fn seed(world: &mut World, net: &Network) {
         seeded: true,
         ..Meta::default()
     };
-    let nsg_name = format!("{}-nsg", z.vnet);
-    let nsg_id = rg_id(arm::Kind::NetworkSecurityGroups, &nsg_name);
-    let nsg = Nsg {
-        meta: meta(nsg_id.clone(), &nsg_name, &z.location, tags.clone()),
-        rules: BTreeMap::new(),
-    };
+    let nsg_names = z
+        .network_security_groups
+        .clone()
+        .unwrap_or_else(|| vec![format!("{}-nsg", z.vnet)]);
     let vnet_id = rg_id(arm::Kind::VirtualNetworks, &z.vnet);
+    let mut nsgs = Vec::new();
     let mut subnets = BTreeMap::new();
-    if let Some(prefix) = default_subnet(&net.cidrs, z.gateway_subnet) {
+    let mut taken = vec![z.gateway_subnet];
+    for (i, nsg_name) in nsg_names.iter().enumerate() {
+        let nsg_id = rg_id(arm::Kind::NetworkSecurityGroups, nsg_name);
+        // Two networks of one resource group may name the same NSG: the first seeds it.
+        if !world.azure.nsgs.contains_key(&arm::key(&nsg_id)) {
+            nsgs.push(Nsg {
+                meta: meta(nsg_id.clone(), nsg_name, &z.location, tags.clone()),
+                rules: BTreeMap::new(),
+            });
+        }
+        let subnet_name = if i == 0 {
+            "default".to_string()
+        } else {
+            format!("{nsg_name}-subnet")
+        };
+        // A VNet too small for one subnet per NSG leaves the rest unassociated.
+        let Some(prefix) = free_subnet(&net.cidrs, &taken) else {
+            continue;
+        };
+        taken.push(prefix);
         subnets.insert(
-            "default".to_string(),
+            subnet_name.to_ascii_lowercase(),
             Subnet {
                 meta: meta(
-                    format!("{vnet_id}/subnets/default"),
-                    "default",
+                    format!("{vnet_id}/subnets/{subnet_name}"),
+                    &subnet_name,
                     "",
                     BTreeMap::new(),
                 ),
                 prefix,
-                nsg: Some(nsg_id.clone()),
+                nsg: Some(nsg_id),
                 route_table: None,
             },
         );
@@ -182,7 +207,9 @@ pub fn seed(world: &mut World, net: &Network) {
         subnets,
         topology_name: Some(net.name.clone()),
     };
-    world.azure.nsgs.insert(arm::key(&nsg_id), nsg);
+    for nsg in nsgs {
+        world.azure.nsgs.insert(arm::key(&nsg.meta.id), nsg);
+    }
     world.azure.vnets.insert(arm::key(&vnet_id), vnet);
 }
 

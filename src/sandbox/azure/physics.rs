@@ -11,6 +11,7 @@ use crate::sandbox::net::{
     Proposal, Proto, RouteDecision, TunnelEnd,
 };
 use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// The NetKey of a VNet.
@@ -682,37 +683,71 @@ impl CloudModel for AzureCloud {
     }
 
     fn created_resources(&self) -> usize {
-        // A resource being deleted no longer counts: at time scale 0 it is gone before the next read.
+        self.created_by_kind().values().sum()
+    }
+}
+
+impl AzureCloud {
+    /// `created_resources`, by kind: one per existing, not-seeded resource, counted the way the
+    /// planner counts its kinds (`azure.subnet` one per subnet, `azure.nsg_rule` one per rule
+    /// in each NSG, …), so that after an apply the total equals the plan's "to create".
+    /// Resources the planner never creates but a client can (VNets, NSGs, route tables,
+    /// routes) count one each under their ARM names. A resource being deleted no longer
+    /// counts: at time scale 0 it is gone before the next read.
+    pub fn created_by_kind(&self) -> BTreeMap<&'static str, usize> {
+        use crate::plan::resource::Kind as Plan;
         let own = |m: &Meta| usize::from(!m.seeded && !m.deleting());
-        self.vnets
-            .values()
-            .map(|v| own(&v.meta) + v.subnets.values().map(|s| own(&s.meta)).sum::<usize>())
-            .sum::<usize>()
-            + self
-                .public_ips
+        let sum = |it: &mut dyn Iterator<Item = &Meta>| it.map(own).sum::<usize>();
+        let mut out = BTreeMap::new();
+        out.insert(
+            Plan::AzureSubnet.as_str(),
+            sum(&mut self
+                .vnets
                 .values()
-                .map(|x| own(&x.meta))
-                .sum::<usize>()
-            + self.gateways.values().map(|x| own(&x.meta)).sum::<usize>()
-            + self
-                .local_gateways
-                .values()
-                .map(|x| own(&x.meta))
-                .sum::<usize>()
-            + self
-                .connections
-                .values()
-                .map(|x| own(&x.meta))
-                .sum::<usize>()
-            + self
+                .flat_map(|v| v.subnets.values().map(|s| &s.meta))),
+        );
+        out.insert(
+            Plan::AzurePublicIp.as_str(),
+            sum(&mut self.public_ips.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            Plan::AzureVpnGateway.as_str(),
+            sum(&mut self.gateways.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            Plan::AzureLocalNetworkGateway.as_str(),
+            sum(&mut self.local_gateways.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            Plan::AzureConnection.as_str(),
+            sum(&mut self.connections.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            Plan::AzureNsgRule.as_str(),
+            sum(&mut self
                 .nsgs
                 .values()
-                .map(|n| own(&n.meta) + n.rules.values().map(|r| own(&r.meta)).sum::<usize>())
-                .sum::<usize>()
-            + self
+                .flat_map(|n| n.rules.values().map(|r| &r.meta))),
+        );
+        out.insert(
+            "azure.virtual_network",
+            sum(&mut self.vnets.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            "azure.network_security_group",
+            sum(&mut self.nsgs.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            "azure.route_table",
+            sum(&mut self.route_tables.values().map(|x| &x.meta)),
+        );
+        out.insert(
+            "azure.route",
+            sum(&mut self
                 .route_tables
                 .values()
-                .map(|t| own(&t.meta) + t.routes.values().map(|r| own(&r.meta)).sum::<usize>())
-                .sum::<usize>()
+                .flat_map(|t| t.routes.values().map(|r| &r.meta))),
+        );
+        out
     }
 }

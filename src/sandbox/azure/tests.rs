@@ -14,6 +14,11 @@ const RG: &str = "/subscriptions/sub1/resourceGroups/net-rg/providers/Microsoft.
 const API: &str = "2024-03-01";
 
 fn world() -> World {
+    world_with_nsgs(None)
+}
+
+/// The seeded world, with the topology's `network_security_groups` set to `nsgs`.
+fn world_with_nsgs(nsgs: Option<Vec<String>>) -> World {
     let mut w = World::default();
     seed(
         &mut w,
@@ -29,7 +34,7 @@ fn world() -> World {
                 vnet: "prod-vnet".into(),
                 gateway_subnet: "10.30.255.0/27".parse().unwrap(),
                 gateway_sku: "VpnGw1".into(),
-                network_security_groups: None,
+                network_security_groups: nsgs,
             }),
             span: Span::default(),
         },
@@ -168,14 +173,29 @@ fn seeding_creates_vnet_default_subnet_and_nsg_but_no_gateway_subnet() {
 fn default_subnet_skips_a_gateway_subnet_in_the_first_slash_24() {
     let cidrs = vec!["10.1.0.0/16".parse().unwrap()];
     assert_eq!(
-        default_subnet(&cidrs, "10.1.0.0/27".parse().unwrap()),
+        free_subnet(&cidrs, &["10.1.0.0/27".parse().unwrap()]),
         Some("10.1.1.0/24".parse().unwrap())
     );
     let small = vec!["10.2.0.0/26".parse().unwrap()];
     assert_eq!(
-        default_subnet(&small, "10.9.0.0/27".parse().unwrap()),
+        free_subnet(&small, &["10.9.0.0/27".parse().unwrap()]),
         Some("10.2.0.0/26".parse().unwrap())
     );
+}
+
+#[test]
+fn a_vnet_without_a_free_slash_24_gets_smaller_workload_subnets() {
+    // A /24 VNet whose GatewaySubnet sits in it: the /25 before the gateway, then a /26.
+    let cidrs = vec!["10.3.0.0/24".parse().unwrap()];
+    let gw: Ipv4Net = "10.3.0.224/27".parse().unwrap();
+    let first = free_subnet(&cidrs, &[gw]);
+    assert_eq!(first, Some("10.3.0.0/25".parse().unwrap()));
+    assert_eq!(
+        free_subnet(&cidrs, &[gw, first.unwrap()]),
+        Some("10.3.0.128/26".parse().unwrap())
+    );
+    let full: Vec<Ipv4Net> = vec!["10.3.0.0/24".parse().unwrap()];
+    assert_eq!(free_subnet(&cidrs, &full), None);
 }
 
 #[test]
@@ -1002,4 +1022,297 @@ fn local_network_gateway_and_vnet_prefixes_must_be_exact_cidrs() {
         );
     }
     assert!(w.azure.local_gateways.is_empty());
+}
+
+#[test]
+fn the_topologys_nsgs_are_seeded_each_on_its_own_subnet_and_evaluated() {
+    let mut w = world_with_nsgs(Some(vec!["prod-vnet-nsg".into(), "app-nsg".into()]));
+    assert_eq!(
+        w.azure.created_resources(),
+        0,
+        "seeded NSGs and subnets are not created"
+    );
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "GET",
+        "/virtualNetworks/prod-vnet/subnets",
+        Value::Null,
+    );
+    assert_eq!(s, 200);
+    let subnets: Vec<(String, String, String)> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["properties"]["addressPrefix"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                s["properties"]["networkSecurityGroup"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        subnets,
+        vec![
+            (
+                "app-nsg-subnet".into(),
+                "10.30.1.0/24".into(),
+                "app-nsg".into()
+            ),
+            (
+                "default".into(),
+                "10.30.0.0/24".into(),
+                "prod-vnet-nsg".into()
+            ),
+        ]
+    );
+    let (s, v) = call(
+        &mut w,
+        0,
+        0.0,
+        "GET",
+        "/networkSecurityGroups/app-nsg",
+        Value::Null,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(v["properties"]["securityRules"], json!([]));
+    assert_eq!(
+        v["properties"]["defaultSecurityRules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(v["tags"][NETWORK_TAG], "az-eus");
+
+    // The default rules admit the VPN prefixes in both NSGs; a deny in the second NSG stops
+    // the flow and names that NSG and rule.
+    gateway_setup(&mut w);
+    let src = "10.10.1.5".parse().unwrap();
+    let tcp443 = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    assert!(matches!(
+        w.azure.ingress(VNET_KEY, src, tcp443),
+        FwDecision::Allow { .. }
+    ));
+    put(
+        &mut w,
+        "/networkSecurityGroups/app-nsg/securityRules/deny-aws",
+        rule_body(
+            json!({"protocol": "*", "destinationPortRange": "*", "access": "Deny", "priority": 4000}),
+        ),
+    );
+    match w.azure.ingress(VNET_KEY, src, tcp443) {
+        FwDecision::Deny { rule } => {
+            assert_eq!(rule, "NSG app-nsg rule deny-aws (priority 4000)")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        w.azure.egress(VNET_KEY, src, tcp443),
+        FwDecision::Allow { .. }
+    ));
+    assert_eq!(
+        w.azure.created_resources(),
+        6,
+        "GatewaySubnet, IP, gateway, LNG, connection, rule"
+    );
+}
+
+/// Creates every Azure resource of `plan` through the front end, the way an apply would
+/// (references to other clouds' outputs replaced by addresses from the test ranges).
+fn apply_azure_side(w: &mut World, plan: &crate::plan::Plan) {
+    use crate::plan::resource::{Kind as K, Value as V};
+    let by_addr: BTreeMap<&str, &crate::plan::resource::Resource> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    fn text(v: &V) -> String {
+        match v {
+            V::Str(s) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+    let path_of = |r: &crate::plan::resource::Resource| match r.kind {
+        K::AzureSubnet => format!(
+            "/virtualNetworks/{}/subnets/{}",
+            text(&r.attributes["vnet"]),
+            r.name
+        ),
+        K::AzurePublicIp => format!("/publicIPAddresses/{}", r.name),
+        K::AzureVpnGateway => format!("/virtualNetworkGateways/{}", r.name),
+        K::AzureLocalNetworkGateway => format!("/localNetworkGateways/{}", r.name),
+        K::AzureConnection => format!("/connections/{}", r.name),
+        K::AzureNsgRule => format!(
+            "/networkSecurityGroups/{}/securityRules/{}",
+            text(&r.attributes["network_security_group"]),
+            r.name
+        ),
+        _ => unreachable!(),
+    };
+    let id_of = |v: &V| match v {
+        V::Ref(r) => format!("{RG}{}", path_of(by_addr[r.resource.as_str()])),
+        other => panic!("not a reference: {other:?}"),
+    };
+    let s = |r: &crate::plan::resource::Resource, k: &str| text(&r.attributes[k]);
+    let strs = |r: &crate::plan::resource::Resource, k: &str| match &r.attributes[k] {
+        V::List(l) => l.iter().map(text).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    for addr in &plan.order {
+        let r = by_addr[addr.as_str()];
+        if r.cloud() != Cloud::Azure {
+            continue;
+        }
+        let body = match r.kind {
+            K::AzureSubnet => json!({"properties": {"addressPrefix": s(r, "address_prefix")}}),
+            K::AzurePublicIp => json!({"location": r.region, "sku": {"name": s(r, "sku")},
+                "properties": {"publicIPAllocationMethod": s(r, "allocation")}}),
+            K::AzureVpnGateway => json!({"location": r.region, "properties": {
+                "gatewayType": s(r, "gateway_type"), "vpnType": s(r, "vpn_type"),
+                "sku": {"name": s(r, "sku"), "tier": s(r, "sku")},
+                "ipConfigurations": [{"name": "default", "properties": {
+                    "subnet": {"id": id_of(&r.attributes["subnet"])},
+                    "publicIPAddress": {"id": id_of(&r.attributes["public_ip"])}}}]}}),
+            K::AzureLocalNetworkGateway => json!({"location": r.region, "properties": {
+                "gatewayIpAddress": "198.18.0.10",
+                "localNetworkAddressSpace": {"addressPrefixes": strs(r, "address_prefixes")}}}),
+            K::AzureConnection => json!({"location": r.region, "properties": {
+                "connectionType": s(r, "connection_type"),
+                "connectionProtocol": s(r, "connection_protocol"),
+                "sharedKey": "Abcdefgh12345678",
+                "virtualNetworkGateway1": {"id": id_of(&r.attributes["virtual_network_gateway"]), "properties": {}},
+                "localNetworkGateway2": {"id": id_of(&r.attributes["local_network_gateway"]), "properties": {}}}}),
+            K::AzureNsgRule => json!({"properties": {
+                "protocol": s(r, "protocol"), "access": s(r, "access"), "direction": s(r, "direction"),
+                "priority": match r.attributes["priority"] { V::Int(p) => p, ref o => panic!("{o:?}") },
+                "sourcePortRange": "*",
+                "destinationPortRanges": strs(r, "destination_port_ranges"),
+                "sourceAddressPrefixes": strs(r, "source_address_prefixes"),
+                "destinationAddressPrefixes": strs(r, "destination_address_prefixes")}}),
+            other => panic!("the planner has a new Azure kind {other}: teach this test"),
+        };
+        put(w, &path_of(r), body);
+    }
+}
+
+#[test]
+fn after_applying_a_plan_created_resources_counts_what_the_plan_creates_by_kind() {
+    use crate::topology::{Allow, AwsNetwork, GcpNetwork, Link, Topology};
+    let nsgs = vec!["prod-vnet-nsg".to_string(), "app-nsg".to_string()];
+    let mut w = world_with_nsgs(Some(nsgs.clone()));
+    let z = AzureNetwork {
+        subscription: "sub1".into(),
+        resource_group: "net-rg".into(),
+        location: "eastus".into(),
+        vnet: "prod-vnet".into(),
+        gateway_subnet: "10.30.255.0/27".parse().unwrap(),
+        gateway_sku: "VpnGw1".into(),
+        network_security_groups: Some(nsgs),
+    };
+    let az = Network {
+        name: "az-eus".into(),
+        cloud: Cloud::Azure,
+        cidrs: vec!["10.30.0.0/16".parse().unwrap()],
+        asn: None,
+        location: Location::Azure(z),
+        span: Span::default(),
+    };
+    let aws = Network {
+        name: "aws-use1".into(),
+        cloud: Cloud::Aws,
+        cidrs: vec!["10.10.0.0/16".parse().unwrap()],
+        asn: None,
+        location: Location::Aws(AwsNetwork {
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            route_tables: None,
+            security_groups: None,
+        }),
+        span: Span::default(),
+    };
+    let gcp = Network {
+        name: "gcp-usc1".into(),
+        cloud: Cloud::Gcp,
+        cidrs: vec!["10.20.0.0/16".parse().unwrap()],
+        asn: None,
+        location: Location::Gcp(GcpNetwork {
+            project: "p".into(),
+            region: "us-central1".into(),
+            network: "n".into(),
+        }),
+        span: Span::default(),
+    };
+    let link = |a: &str, b: &str, allow: Vec<Allow>| Link {
+        a: a.into(),
+        b: b.into(),
+        allow,
+        span: Span::default(),
+    };
+    let topo = Topology {
+        version: 1,
+        name: "t".into(),
+        networks: vec![aws, gcp, az],
+        links: vec![
+            link(
+                "aws-use1",
+                "az-eus",
+                vec![Allow::Tcp { from: 443, to: 443 }, Allow::Icmp],
+            ),
+            link("az-eus", "gcp-usc1", vec![]),
+        ],
+    };
+    let tpl = crate::plan::templates::Templates::embedded().unwrap();
+    let plan = crate::plan::plan(
+        &topo,
+        &crate::state::State::empty(),
+        &tpl,
+        &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
+    )
+    .unwrap();
+    let mut want: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.cloud == Cloud::Azure) {
+        assert_eq!(c.action, crate::plan::Action::Create);
+        *want.entry(c.kind.as_str()).or_default() += 1;
+    }
+    assert_eq!(
+        want["azure.nsg_rule"], 8,
+        "3 + 1 rules per NSG and link: {want:?}"
+    );
+    apply_azure_side(&mut w, &plan);
+    let got: BTreeMap<&str, usize> = w
+        .azure
+        .created_by_kind()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(w.azure.created_resources(), want.values().sum::<usize>());
+    // A client-made route table with one route counts one each.
+    put(
+        &mut w,
+        "/routeTables/rt",
+        json!({"location": "eastus", "properties": {"routes": [{"name": "r",
+            "properties": {"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualNetworkGateway"}}]}}),
+    );
+    assert_eq!(w.azure.created_by_kind()["azure.route_table"], 1);
+    assert_eq!(w.azure.created_by_kind()["azure.route"], 1);
+    assert_eq!(
+        w.azure.created_resources(),
+        want.values().sum::<usize>() + 2
+    );
 }
