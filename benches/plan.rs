@@ -116,6 +116,18 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Minor page faults of this process so far (field 10 of /proc/self/stat).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1.to_string();
+            rest.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -129,6 +141,7 @@ fn child(shape: &str, n: usize) {
     let mut parse_t = Vec::new();
     let mut plan_t = Vec::new();
     let mut render_t = Vec::new();
+    let mut faults = Vec::new();
     let mut resources = 0;
     let mut warnings = 0;
     for run in 0..runs {
@@ -141,6 +154,7 @@ fn child(shape: &str, n: usize) {
             }
             Err(e) => panic!("{e}"),
         };
+        let f0 = minor_faults();
         let t1 = Instant::now();
         let p = plan(
             &topo,
@@ -150,6 +164,7 @@ fn child(shape: &str, n: usize) {
         )
         .expect("plan");
         let t2 = Instant::now();
+        faults.push(minor_faults() - f0);
         let out = render::json_text(&p);
         let t3 = Instant::now();
         assert!(out.len() > 100);
@@ -161,8 +176,10 @@ fn child(shape: &str, n: usize) {
         render_t.push(t3 - t2);
     }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    faults.sort_unstable();
+    let plan_faults = faults[faults.len() / 2];
     println!(
-        "RESULT {shape} {n} {links} {resources} {warnings} {:.2} {:.2} {:.2} {}",
+        "RESULT {shape} {n} {links} {resources} {warnings} {:.2} {:.2} {:.2} {} {plan_faults}",
         ms(median(parse_t)),
         ms(median(plan_t)),
         ms(median(render_t)),
@@ -181,7 +198,7 @@ fn main() {
         "peerctl planner benchmark (median of 21 runs; 9 at 1,000 networks; peak RSS per case)"
     );
     println!(
-        "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13} {:>13}",
+        "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13} {:>13} {:>12}",
         "shape",
         "networks",
         "links",
@@ -191,7 +208,8 @@ fn main() {
         "plan ms",
         "render ms",
         "plan us/link",
-        "peak RSS MB"
+        "peak RSS MB",
+        "plan faults"
     );
     for shape in SHAPES {
         for n in SIZES {
@@ -212,7 +230,7 @@ fn main() {
             let plan_ms: f64 = f[7].parse().unwrap_or(0.0);
             let hwm_kb: f64 = f[9].parse().unwrap_or(0.0);
             println!(
-                "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13.1} {:>13.1}",
+                "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13.1} {:>13.1} {:>12}",
                 f[1],
                 f[2],
                 f[3],
@@ -222,7 +240,8 @@ fn main() {
                 f[7],
                 f[8],
                 plan_ms * 1e3 / links.max(1.0),
-                hwm_kb / 1024.0
+                hwm_kb / 1024.0,
+                f[10]
             );
         }
     }
