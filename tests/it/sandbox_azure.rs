@@ -480,12 +480,32 @@ async fn arm_errors_reach_the_sdk_with_their_codes() {
             Some("SecurityRuleInvalidPriority".into())
         )
     );
-    // api-version: missing and too old, as ARM words it.
+    // Ports and prefixes the physics could never match are refused, not stored.
+    for (r, code) in [
+        (
+            security_rule(300, &["70000"], "10.10.0.0/16"),
+            "SecurityRuleInvalidPortRange",
+        ),
+        (
+            security_rule(300, &["443"], "10.0.0.0/99"),
+            "SecurityRuleInvalidAddressPrefix",
+        ),
+    ] {
+        let e = az
+            .security_rules_client()
+            .create_or_update(RG, "prod-vnet-nsg", "bad", r, SUB)
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), (StatusCode::BadRequest, Some(code.into())));
+    }
+    // api-version: missing, too old or no real date, as ARM words it.
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let vnet_url = format!("{}{}", sb.url(), id("virtualNetworks", VNET));
     for (query, code) in [
         ("", "MissingApiVersionParameter"),
         ("?api-version=2023-11-01", "InvalidApiVersionParameter"),
+        ("?api-version=2099-99-99", "InvalidApiVersionParameter"),
+        ("?api-version=2025-02-29", "InvalidApiVersionParameter"),
     ] {
         let r = http.get(format!("{vnet_url}{query}")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 400);
@@ -911,5 +931,325 @@ async fn python_azure_mgmt_network_drives_the_sandbox() {
         .unwrap();
     println!("{out}");
     assert!(out.contains("azure_client: ok"), "{out}");
+    sb.stop().await;
+}
+
+/// Finishes a delete sent with `.send()` the way sdks.md describes (azure_mgmt_network 0.21
+/// does not follow a delete's Location): 202 with an absolute Location on the sandbox, polled
+/// until it answers 204. Returns how many polls that took.
+async fn finish_delete(url: &str, raw: &azure_core::Response) -> usize {
+    assert_eq!(raw.status(), StatusCode::Accepted);
+    let location = raw
+        .headers()
+        .get_optional_str(&azure_core::headers::LOCATION)
+        .expect("a delete answers with Location")
+        .to_string();
+    assert!(location.starts_with(url), "{location}");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for polls in 1..=50 {
+        let r = http.get(&location).send().await.unwrap();
+        match r.status().as_u16() {
+            202 => tokio::time::sleep(Duration::from_millis(10)).await,
+            204 => return polls,
+            other => panic!("Location answered {other}"),
+        }
+    }
+    panic!("the delete never finished");
+}
+
+fn not_found_code<T: std::fmt::Debug>(r: azure_core::Result<T>) -> (StatusCode, Option<String>) {
+    error_code(&r.expect_err("the resource is gone"))
+}
+
+fn security_rule(priority: i32, dest_ports: &[&str], source: &str) -> models::SecurityRule {
+    let mut rule = models::SecurityRule::new();
+    rule.name = Some(format!("r{priority}"));
+    let mut p = models::SecurityRulePropertiesFormat::new(
+        Protocol::Tcp,
+        models::SecurityRuleAccess::Allow,
+        priority,
+        models::SecurityRuleDirection::Inbound,
+    );
+    p.source_port_range = Some("*".into());
+    p.destination_port_ranges = dest_ports.iter().map(|s| s.to_string()).collect();
+    p.source_address_prefix = Some(source.into());
+    p.destination_address_prefix = Some("*".into());
+    rule.properties = Some(p);
+    rule
+}
+
+/// The operations the other tests do not reach, each through azure_mgmt_network: VNet create
+/// and list, subnet delete, public IP get/list/delete, gateway delete, local network gateway
+/// get/list/delete, connection list, NSG create/list/delete, route table list, route get/list;
+/// deletes sent with `.send()` and finished by polling Location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_remaining_operation_runs_through_the_sdk() {
+    let sb = common::start(common::triangle()).await;
+    let url = sb.url();
+    let az = client(&url);
+
+    // Virtual networks: create one with an inline subnet, list both.
+    let vnets = az.virtual_networks_client();
+    let mut v = models::VirtualNetwork::new();
+    v.resource.location = Some("eastus".into());
+    let mut s = gateway_subnet("10.50.1.0/24");
+    s.name = Some("apps".into());
+    v.properties = Some(models::VirtualNetworkPropertiesFormat {
+        address_space: Some(models::AddressSpace {
+            address_prefixes: vec!["10.50.0.0/16".into()],
+        }),
+        subnets: vec![s],
+        ..Default::default()
+    });
+    let created = vnets
+        .create_or_update(RG, "lab-vnet", v, SUB)
+        .await
+        .unwrap();
+    let props = created.properties.unwrap();
+    assert_eq!(props.subnets.len(), 1);
+    assert_eq!(
+        props.provisioning_state,
+        Some(models::ProvisioningState::Succeeded)
+    );
+    let page = vnets
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    let mut names: Vec<_> = page
+        .value
+        .iter()
+        .filter_map(|v| v.resource.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["lab-vnet", "prod-vnet"]);
+    // Subnet delete.
+    let r = az
+        .subnets_client()
+        .delete(RG, "lab-vnet", "apps", SUB)
+        .send()
+        .await
+        .unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    assert_eq!(
+        not_found_code(az.subnets_client().get(RG, "lab-vnet", "apps", SUB).await),
+        (StatusCode::NotFound, Some("NotFound".into()))
+    );
+
+    // Public IP get/list, gateway on it, connection list.
+    let address = build_gateway(&az, VNET, "10.30.255.0/27", "gw").await;
+    let ips = az.public_ip_addresses_client();
+    let ip = ips.get(RG, "gw-ip", SUB).await.unwrap();
+    let ip_props = ip.properties.unwrap();
+    assert_eq!(ip_props.ip_address.as_deref(), Some(address.as_str()));
+    assert!(ip_props
+        .ip_configuration
+        .and_then(|c| c.sub_resource.id)
+        .is_some_and(|id| id.contains("/virtualNetworkGateways/gw/")));
+    let page = ips
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.value.len(), 1);
+
+    // Local network gateways get/list, connection list.
+    let lngs = az.local_network_gateways_client();
+    lngs.create_or_update(
+        RG,
+        "to-aws",
+        local_gateway("198.18.0.10", &["10.10.0.0/16"]),
+        SUB,
+    )
+    .await
+    .unwrap();
+    let l = lngs.get(RG, "to-aws", SUB).await.unwrap();
+    assert_eq!(
+        l.properties.gateway_ip_address.as_deref(),
+        Some("198.18.0.10")
+    );
+    assert_eq!(
+        l.properties
+            .local_network_address_space
+            .unwrap()
+            .address_prefixes,
+        vec!["10.10.0.0/16"]
+    );
+    let page = lngs
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.value.len(), 1);
+    let conns = az.virtual_network_gateway_connections_client();
+    conns
+        .create_or_update(
+            RG,
+            "to-aws",
+            connection("gw", "to-aws", "Abcdefgh12345678"),
+            SUB,
+        )
+        .await
+        .unwrap();
+    let page = conns
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = page
+        .value
+        .iter()
+        .filter_map(|c| c.resource.name.clone())
+        .collect();
+    assert_eq!(names, vec!["to-aws"]);
+
+    // Route tables list, routes get/list.
+    let mut rt = models::RouteTable::new();
+    rt.resource.location = Some("eastus".into());
+    az.route_tables_client()
+        .create_or_update(RG, "rt", rt, SUB)
+        .await
+        .unwrap();
+    let mut route = models::Route::new();
+    route.properties = Some(models::RoutePropertiesFormat {
+        address_prefix: Some("10.10.0.0/16".into()),
+        ..models::RoutePropertiesFormat::new(models::RouteNextHopType::VirtualNetworkGateway)
+    });
+    az.routes_client()
+        .create_or_update(RG, "rt", "to-aws", route, SUB)
+        .await
+        .unwrap();
+    let page = az
+        .route_tables_client()
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.value.len(), 1);
+    let r = az
+        .routes_client()
+        .get(RG, "rt", "to-aws", SUB)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.properties.unwrap().address_prefix.as_deref(),
+        Some("10.10.0.0/16")
+    );
+    let page = az
+        .routes_client()
+        .list(RG, "rt", SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.value.len(), 1);
+
+    // NSGs: create one with an inline rule, list, delete.
+    let nsgs = az.network_security_groups_client();
+    let mut n = models::NetworkSecurityGroup::new();
+    n.resource.location = Some("eastus".into());
+    n.properties = Some(models::NetworkSecurityGroupPropertiesFormat {
+        security_rules: vec![security_rule(200, &["443"], "10.10.0.0/16")],
+        ..Default::default()
+    });
+    let created = nsgs.create_or_update(RG, "lab-nsg", n, SUB).await.unwrap();
+    assert_eq!(created.properties.unwrap().security_rules.len(), 1);
+    let page = nsgs
+        .list(RG, SUB)
+        .into_stream()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    let mut names: Vec<_> = page
+        .value
+        .iter()
+        .filter_map(|n| n.resource.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["lab-nsg", "prod-vnet-nsg"]);
+    let r = nsgs.delete(RG, "lab-nsg", SUB).send().await.unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    assert_eq!(
+        not_found_code(nsgs.get(RG, "lab-nsg", SUB).await),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+
+    // Tear down in dependency order: what is still in use is refused first.
+    let e = lngs.delete(RG, "to-aws", SUB).send().await.unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::BadRequest,
+            Some("InUseLocalNetworkGatewayCannotBeDeleted".into())
+        )
+    );
+    let r = conns.delete(RG, "to-aws", SUB).send().await.unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    let r = lngs.delete(RG, "to-aws", SUB).send().await.unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    assert_eq!(
+        not_found_code(lngs.get(RG, "to-aws", SUB).await),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+    let e = ips.delete(RG, "gw-ip", SUB).send().await.unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        (
+            StatusCode::BadRequest,
+            Some("PublicIPAddressCannotBeDeleted".into())
+        )
+    );
+    let gws = az.virtual_network_gateways_client();
+    let r = gws.delete(RG, "gw", SUB).send().await.unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    assert_eq!(
+        not_found_code(gws.get(RG, "gw", SUB).await),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+    let r = ips.delete(RG, "gw-ip", SUB).send().await.unwrap();
+    finish_delete(&url, r.as_raw_response()).await;
+    assert_eq!(
+        not_found_code(ips.get(RG, "gw-ip", SUB).await),
+        (StatusCode::NotFound, Some("ResourceNotFound".into()))
+    );
+
+    let stats = admin(&url, "GET", "/_sandbox/stats", Value::Null).await;
+    let ops = &stats["clouds"]["azure"]["operations"];
+    for op in [
+        "VirtualNetworks_CreateOrUpdate",
+        "VirtualNetworks_List",
+        "Subnets_Delete",
+        "PublicIPAddresses_Get",
+        "PublicIPAddresses_List",
+        "PublicIPAddresses_Delete",
+        "VirtualNetworkGateways_Delete",
+        "LocalNetworkGateways_Get",
+        "LocalNetworkGateways_List",
+        "LocalNetworkGateways_Delete",
+        "VirtualNetworkGatewayConnections_List",
+        "NetworkSecurityGroups_CreateOrUpdate",
+        "NetworkSecurityGroups_List",
+        "NetworkSecurityGroups_Delete",
+        "RouteTables_List",
+        "Routes_Get",
+        "Routes_List",
+    ] {
+        assert!(ops[op].as_u64().unwrap_or(0) >= 1, "{op} never ran: {ops}");
+    }
+    assert!(ops["OperationResults_Get"].as_u64().unwrap() >= 6, "{ops}");
+    // Left: lab-vnet, GatewaySubnet, the route table and its route.
+    assert_eq!(stats["created_resources"], 4, "{stats}");
     sb.stop().await;
 }
