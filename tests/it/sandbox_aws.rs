@@ -715,12 +715,27 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
     );
     assert_eq!(g.ip_permissions_egress().len(), 2);
 
-    ec2.revoke_security_group_ingress()
+    let revoked = ec2
+        .revoke_security_group_ingress()
         .group_id(&sg)
         .ip_permissions(perm(5432))
         .send()
         .await
         .unwrap();
+    // EC2 names what it removed.
+    assert_eq!(revoked.r#return(), Some(true));
+    let gone = revoked.revoked_security_group_rules();
+    assert_eq!(gone.len(), 1, "{revoked:?}");
+    assert_eq!(gone[0].group_id(), Some(sg.as_str()));
+    assert_eq!(gone[0].is_egress(), Some(false));
+    assert_eq!(gone[0].ip_protocol(), Some("tcp"));
+    assert_eq!(
+        (gone[0].from_port(), gone[0].to_port()),
+        (Some(5432), Some(5432))
+    );
+    assert!(gone[0]
+        .security_group_rule_id()
+        .is_some_and(|id| id.starts_with("sgr-")));
     let err = ec2
         .revoke_security_group_ingress()
         .group_id(&sg)

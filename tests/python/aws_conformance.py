@@ -3,7 +3,13 @@
 Drives the sandbox at argv[1] with raw EC2 Query requests (the wire, not a client that
 would ignore unknown elements), then walks every XML element of every response against the
 operation's output shape: element names must be the model's locationNames, lists must hold
-`item`s, scalars must parse as their type (integer, boolean, timestamp, enum value).
+`item`s, scalars must parse as their type (integer, boolean, timestamp, enum value), and
+members the model marks required must be present (botocore marks none in these output
+shapes today; the check keeps working if it starts to).
+
+The responses walked include an UP dynamic tunnel with BGP telemetry ("N BGP ROUTES") and
+the route it propagates: its peer is an HA VPN tunnel of the sandbox's GCP side, configured
+over raw Compute REST calls.
 """
 import glob
 import gzip
@@ -11,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +33,19 @@ SHAPES = MODEL["shapes"]
 ISO8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 errors = []
 checked = set()
+# Every element path walked (`Action/member/item/…`), to prove the interesting parts were seen.
+paths = set()
+required_checked = 0
+
+
+def check_required(elem_tags, shape_name, here):
+    global required_checked
+    shape = SHAPES[shape_name]
+    for name in shape.get("required", []):
+        required_checked += 1
+        loc = shape["members"][name].get("locationName", name)
+        if loc not in elem_tags:
+            errors.append(f"{here}: required member <{loc}> of {shape_name} is missing")
 
 
 def local(tag):
@@ -36,10 +56,12 @@ def walk(elem, shape_name, where):
     shape = SHAPES[shape_name]
     kind = shape["type"]
     here = f"{where}/{local(elem.tag)}"
+    paths.add(here)
     if kind == "structure":
         members = {m.get("locationName", name): m["shape"] for name, m in shape["members"].items()}
         if elem.text and elem.text.strip():
             errors.append(f"{here}: text in a structure ({shape_name})")
+        check_required({local(c.tag) for c in elem}, shape_name, here)
         for child in elem:
             tag = local(child.tag)
             if tag not in members:
@@ -107,6 +129,8 @@ def call(action, **params):
             errors.append(f"{action}/{tag}: not in the output of {action}")
     if not seen_request_id:
         errors.append(f"{action}: no <requestId>")
+    if out:
+        check_required({local(c.tag) for c in root}, out["shape"], action)
     return status, root
 
 
@@ -115,6 +139,28 @@ def find(root, tag):
         if local(e.tag) == tag:
             return e.text
     raise AssertionError(f"no <{tag}> in {ET.tostring(root)[:400]}")
+
+
+def find_all(root, tag):
+    return [e for e in root.iter() if local(e.tag) == tag]
+
+
+def gcp(method, path, body=None):
+    """A raw Compute v1 call on the sandbox's GCP side; waits for its operation."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{URL}/compute/v1/projects/acme-net{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        out = json.load(r)
+    if out.get("kind") == "compute#operation":
+        for _ in range(200):
+            if out.get("status") == "DONE":
+                break
+            time.sleep(0.05)
+            with urllib.request.urlopen(out["selfLink"]) as r:
+                out = json.load(r)
+        assert out.get("status") == "DONE" and not out.get("error"), out
+    return out
 
 
 def must(status_root):
@@ -152,6 +198,46 @@ must(call("DescribeVpnConnections"))
 rtb = find(must(call("DescribeRouteTables", **{"Filter.1.Name": "vpc-id", "Filter.1.Value.1": VPC})),
            "routeTableId")
 must(call("EnableVgwRoutePropagation", GatewayId=vgw, RouteTableId=rtb))
+
+# A dynamic connection whose tunnel 1 peers with an HA VPN tunnel of the triangle's GCP
+# network (10.20.0.0/16): IPsec and BGP come up, GCP's subnet propagates into the table.
+R = "/regions/us-central1"
+gcp("POST", f"{R}/vpnGateways", {"name": "conf-gw", "network": "global/networks/prod-vpc"})
+gcp_ip = gcp("GET", f"{R}/vpnGateways/conf-gw")["vpnInterfaces"][0]["ipAddress"]
+bgp_cgw = find(must(call("CreateCustomerGateway", Type="ipsec.1", IpAddress=gcp_ip, BgpAsn="65030")),
+               "customerGatewayId")
+bgp_vpn_root = must(call("CreateVpnConnection", Type="ipsec.1", CustomerGatewayId=bgp_cgw, VpnGatewayId=vgw,
+                         **{"Options.StaticRoutesOnly": "false",
+                            "Options.TunnelOptions.1.TunnelInsideCidr": "169.254.40.0/30",
+                            "Options.TunnelOptions.1.PreSharedKey": "conformance_bgp_1",
+                            "Options.TunnelOptions.2.TunnelInsideCidr": "169.254.40.4/30"}))
+bgp_vpn = find(bgp_vpn_root, "vpnConnectionId")
+aws_ip = find(bgp_vpn_root, "outsideIpAddress")
+gcp("POST", "/global/externalVpnGateways",
+    {"name": "conf-aws", "redundancyType": "SINGLE_IP_INTERNALLY_REDUNDANT",
+     "interfaces": [{"id": 0, "ipAddress": aws_ip}]})
+gcp("POST", f"{R}/routers", {"name": "conf-router", "network": "global/networks/prod-vpc", "bgp": {"asn": 65030}})
+gcp("POST", f"{R}/vpnTunnels",
+    {"name": "conf-t0", "vpnGateway": "projects/acme-net/regions/us-central1/vpnGateways/conf-gw",
+     "vpnGatewayInterface": 0, "peerExternalGateway": "projects/acme-net/global/externalVpnGateways/conf-aws",
+     "peerExternalGatewayInterface": 0, "router": "conf-router", "sharedSecret": "conformance_bgp_1",
+     "ikeVersion": 2})
+gcp("PATCH", f"{R}/routers/conf-router",
+    {"interfaces": [{"name": "if-0", "ipRange": "169.254.40.2/30",
+                     "linkedVpnTunnel": "projects/acme-net/regions/us-central1/vpnTunnels/conf-t0"}],
+     "bgpPeers": [{"name": "peer-0", "interfaceName": "if-0", "ipAddress": "169.254.40.2",
+                   "peerIpAddress": "169.254.40.1", "peerAsn": 64600}]})
+root = must(call("DescribeVpnConnections", **{"VpnConnectionId.1": bgp_vpn}))
+telemetry = [{local(c.tag): c.text for c in item} for item in find_all(root, "vgwTelemetry")[0]]
+t1 = telemetry[0]
+m = re.fullmatch(r"(\d+) BGP ROUTES", t1.get("statusMessage") or "")
+if t1.get("status") != "UP" or not m or int(m.group(1)) < 1 or t1.get("acceptedRouteCount") != m.group(1):
+    errors.append(f"BGP tunnel 1 is not UP with its routes: {t1}")
+root = must(call("DescribeRouteTables", **{"RouteTableId.1": rtb}))
+propagated = [{local(c.tag): c.text for c in r} for r in find_all(root, "routeSet")[0]]
+if {"destinationCidrBlock": "10.20.0.0/16", "gatewayId": vgw, "state": "active",
+        "origin": "EnableVgwRoutePropagation"} not in propagated:
+    errors.append(f"no propagated route to GCP's 10.20.0.0/16 in {propagated}")
 must(call("CreateRoute", RouteTableId=rtb, DestinationCidrBlock="10.40.0.0/16", GatewayId=vgw))
 must(call("DescribeRouteTables", MaxResults="5"))
 sg = find(must(call("DescribeSecurityGroups", **{"Filter.1.Name": "vpc-id", "Filter.1.Value.1": VPC})),
@@ -160,18 +246,23 @@ perm = {"IpPermissions.1.IpProtocol": "tcp", "IpPermissions.1.FromPort": "443", 
         "IpPermissions.1.IpRanges.1.CidrIp": "10.20.0.0/16", "IpPermissions.1.IpRanges.1.Description": "x",
         "IpPermissions.2.IpProtocol": "tcp", "IpPermissions.2.FromPort": "22", "IpPermissions.2.ToPort": "22",
         "IpPermissions.2.Groups.1.GroupId": sg}
-must(call("AuthorizeSecurityGroupIngress", GroupId=sg, **perm))
+added = find_all(must(call("AuthorizeSecurityGroupIngress", GroupId=sg, **perm)), "securityGroupRuleId")
 must(call("AuthorizeSecurityGroupEgress", GroupId=sg, **{k: v for k, v in perm.items() if k.startswith("IpPermissions.1.")}))
 must(call("DescribeSecurityGroups"))
 must(call("RevokeSecurityGroupEgress", GroupId=sg, **{k: v for k, v in perm.items() if k.startswith("IpPermissions.1.")}))
+# Revoke ingress both ways: by permission (tcp/443 from a CIDR) and by rule id (the group rule).
+must(call("RevokeSecurityGroupIngress", GroupId=sg, **{k: v for k, v in perm.items() if k.startswith("IpPermissions.1.")}))
+must(call("RevokeSecurityGroupIngress", GroupId=sg, **{"SecurityGroupRuleId.1": added[1].text}))
 must(call("CreateTags", **{"ResourceId.1": vpn, "Tag.1.Key": "k", "Tag.1.Value": "v"}))
 must(call("DeleteTags", **{"ResourceId.1": vpn, "Tag.1.Key": "k"}))
 must(call("DisableVgwRoutePropagation", GatewayId=vgw, RouteTableId=rtb))
 must(call("DeleteRoute", RouteTableId=rtb, DestinationCidrBlock="10.40.0.0/16"))
 must(call("DeleteVpnConnectionRoute", VpnConnectionId=vpn, DestinationCidrBlock="10.30.0.0/16"))
 must(call("DeleteVpnConnection", VpnConnectionId=vpn))
+must(call("DeleteVpnConnection", VpnConnectionId=bgp_vpn))
 must(call("DescribeVpnConnections", **{"VpnConnectionId.1": vpn}))
 must(call("DeleteCustomerGateway", CustomerGatewayId=cgw))
+must(call("DeleteCustomerGateway", CustomerGatewayId=bgp_cgw))
 must(call("DetachVpnGateway", VpcId=VPC, VpnGatewayId=vgw))
 must(call("DeleteVpnGateway", VpnGatewayId=vgw))
 
@@ -189,7 +280,16 @@ for leaf in ("TelemetryStatus", "DateTime", "RouteOrigin", "VpnState", "Long", "
     if leaf not in checked:
         errors.append(f"no {leaf} leaf was checked")
 
+for path in ("RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/securityGroupRuleId",
+             "RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/cidrIpv4",
+             "RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/referencedGroupId",
+             "DescribeVpnConnections/vpnConnectionSet/item/vgwTelemetry/item/acceptedRouteCount",
+             "DescribeRouteTables/routeTableSet/item/routeSet/item/origin"):
+    if path not in paths:
+        errors.append(f"{path} was never walked")
+
 if errors:
     print("\n".join(errors))
     sys.exit(1)
-print(f"aws_conformance: ok ({len(checked)} scalar shapes checked)")
+print(f"aws_conformance: ok ({len(checked)} scalar shapes, {len(paths)} element paths, "
+      f"{required_checked} required members checked)")

@@ -725,8 +725,25 @@ pub fn revoke(aws: &mut AwsCloud, p: &Params, egress: bool) -> ApiResult<String>
             }
         }
     }
+    // EC2 answers with the rules it removed (`revokedSecurityGroupRuleSet`).
+    let mut x = Xml::new();
+    x.leaf("return", true).list(
+        "revokedSecurityGroupRuleSet",
+        sg.rules.iter().filter(|r| remove.contains(&r.id)),
+        |x, r| {
+            x.leaf("securityGroupRuleId", &r.id)
+                .leaf("groupId", &sg_id)
+                .leaf("isEgress", r.egress)
+                .leaf("ipProtocol", &r.protocol)
+                .leaf("fromPort", r.from_port.unwrap_or(-1))
+                .leaf("toPort", r.to_port.unwrap_or(-1))
+                .opt("cidrIpv4", r.cidr)
+                .opt("referencedGroupId", r.group.as_ref())
+                .opt("description", r.description.as_ref());
+        },
+    );
     sg.rules.retain(|r| !remove.contains(&r.id));
-    ok_return()
+    Ok(x.into_string())
 }
 
 // ---------------------------------------------------------------- tags
