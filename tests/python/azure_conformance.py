@@ -105,11 +105,31 @@ def check_list(value, cls, what):
         walk(v, cls, f"{what}.value[{i}]")
 
 
+# The network spec's AzureAsyncOperationResult: `status` (NetworkOperationStatus) and, when
+# Failed, `error` (the network `Error` model). The Python SDK has no class for it: azure-core
+# reads `status` itself.
+ASYNC_STATUSES = ["InProgress", "Succeeded", "Failed"]
+
+
+def check_async_status(body, what):
+    if not isinstance(body, dict):
+        problems.append(f"{what}: status body is not an object: {body!r}")
+        return
+    extra = set(body) - {"status", "error"}
+    if extra:
+        problems.append(f"{what}: status body has fields {sorted(extra)}")
+    if body.get("status") not in ASYNC_STATUSES:
+        problems.append(f"{what}: status {body.get('status')!r} is not one of {', '.join(ASYNC_STATUSES)}")
+    if "error" in body:
+        walk(body["error"], M.Error, f"{what}.error")
+    checked["fields"] += len(body)
+
+
 def main(url):
     arm = Arm(url)
     vnet_id = rid("virtualNetworks", VNET)
-    arm.put(f"{PREFIX}/virtualNetworks/{VNET}/subnets/GatewaySubnet", {"properties": {"addressPrefix": "10.30.255.0/27"}})
-    arm.put(f"{PREFIX}/publicIPAddresses/gw-ip", {"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}})
+    subnet_put = arm.put(f"{PREFIX}/virtualNetworks/{VNET}/subnets/GatewaySubnet", {"properties": {"addressPrefix": "10.30.255.0/27"}})
+    ip_put = arm.put(f"{PREFIX}/publicIPAddresses/gw-ip", {"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}})
     gw_put = arm.put(f"{PREFIX}/virtualNetworkGateways/gw", {"location": "eastus", "tags": {"peerctl-topology": "prod-mesh"}, "properties": {
         "gatewayType": "Vpn", "vpnType": "RouteBased", "enableBgp": True, "sku": {"name": "VpnGw1", "tier": "VpnGw1"},
         "bgpSettings": {"asn": 65010},
@@ -117,9 +137,9 @@ def main(url):
             "privateIPAllocationMethod": "Dynamic",
             "subnet": {"id": f"{vnet_id}/subnets/GatewaySubnet"},
             "publicIPAddress": {"id": rid("publicIPAddresses", "gw-ip")}}}]}})
-    arm.put(f"{PREFIX}/localNetworkGateways/to-aws", {"location": "eastus", "properties": {
+    lng_put = arm.put(f"{PREFIX}/localNetworkGateways/to-aws", {"location": "eastus", "properties": {
         "gatewayIpAddress": "198.18.0.10", "localNetworkAddressSpace": {"addressPrefixes": ["10.10.0.0/16"]}}})
-    arm.put(f"{PREFIX}/localNetworkGateways/to-gcp", {"location": "eastus", "properties": {
+    lng_bgp_put = arm.put(f"{PREFIX}/localNetworkGateways/to-gcp", {"location": "eastus", "properties": {
         "gatewayIpAddress": "198.18.128.10", "localNetworkAddressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
         "bgpSettings": {"asn": 65020, "bgpPeeringAddress": "169.254.21.2"}}})
     conn_put = arm.put(f"{PREFIX}/connections/to-aws", {"location": "eastus", "properties": {
@@ -130,7 +150,7 @@ def main(url):
                            "ipsecIntegrity": "SHA256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256",
                            "dhGroup": "DHGroup14", "pfsGroup": "PFS14"}],
         "usePolicyBasedTrafficSelectors": False}})
-    arm.put(f"{PREFIX}/connections/to-gcp", {"location": "eastus", "properties": {
+    conn_bgp_put = arm.put(f"{PREFIX}/connections/to-gcp", {"location": "eastus", "properties": {
         "connectionType": "IPsec", "sharedKey": "Abcdefgh12345678", "enableBgp": True,
         "virtualNetworkGateway1": {"id": rid("virtualNetworkGateways", "gw")},
         "localNetworkGateway2": {"id": rid("localNetworkGateways", "to-gcp")}}})
@@ -138,13 +158,43 @@ def main(url):
         "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRanges": ["443", "5432"],
         "sourceAddressPrefixes": ["10.10.0.0/16"], "destinationAddressPrefix": "VirtualNetwork",
         "access": "Allow", "priority": 1000, "direction": "Inbound", "description": "peerctl"}})
-    arm.put(f"{PREFIX}/routeTables/rt", {"location": "eastus", "properties": {"disableBgpRoutePropagation": False,
+    rt_put = arm.put(f"{PREFIX}/routeTables/rt", {"location": "eastus", "properties": {"disableBgpRoutePropagation": False,
         "routes": [{"name": "blackhole", "properties": {"addressPrefix": "10.99.0.0/16", "nextHopType": "None"}}]}})
-    arm.put(f"{PREFIX}/routeTables/rt/routes/nva", {"properties": {"addressPrefix": "10.98.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.30.0.4"}})
+    route_put = arm.put(f"{PREFIX}/routeTables/rt/routes/nva", {"properties": {"addressPrefix": "10.98.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.30.0.4"}})
+    nsg_put = arm.put(f"{PREFIX}/networkSecurityGroups/lab-nsg", {"location": "eastus", "properties": {"securityRules": [
+        {"name": "deny-gcp", "properties": {"protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                                            "sourceAddressPrefix": "10.20.0.0/16", "destinationAddressPrefix": "*",
+                                            "access": "Deny", "priority": 4000, "direction": "Inbound"}}]}})
+    vnet_put = arm.put(f"{PREFIX}/virtualNetworks/lab-vnet", {"location": "eastus", "properties": {
+        "addressSpace": {"addressPrefixes": ["10.50.0.0/16"]},
+        "subnets": [{"name": "apps", "properties": {"addressPrefix": "10.50.1.0/24",
+                                                    "networkSecurityGroup": {"id": rid("networkSecurityGroups", "lab-nsg")},
+                                                    "routeTable": {"id": rid("routeTables", "rt")}}}]}})
+    key_put = arm.put(f"{PREFIX}/connections/to-aws/sharedkey", {"value": "Zyxwvuts87654321"})
 
+    check(subnet_put, M.Subnet, "PUT subnets")
+    check(ip_put, M.PublicIPAddress, "PUT publicIPAddresses")
     check(gw_put, M.VirtualNetworkGateway, "PUT virtualNetworkGateways")
+    check(lng_put, M.LocalNetworkGateway, "PUT localNetworkGateways")
+    check(lng_bgp_put, M.LocalNetworkGateway, "PUT localNetworkGateways (BGP)")
     check(conn_put, M.VirtualNetworkGatewayConnection, "PUT connections")
+    check(conn_bgp_put, M.VirtualNetworkGatewayConnection, "PUT connections (BGP)")
+    for body, what in [(conn_put, "PUT connections"), (conn_bgp_put, "PUT connections (BGP)")]:
+        if "sharedKey" in body["properties"]:
+            problems.append(f"{what}: the shared key is echoed")
+    check(key_put, M.ConnectionSharedKey, "PUT sharedkey")
     check(rule_put, M.SecurityRule, "PUT securityRules")
+    check(nsg_put, M.NetworkSecurityGroup, "PUT networkSecurityGroups")
+    check(rt_put, M.RouteTable, "PUT routeTables")
+    check(route_put, M.Route, "PUT routes")
+    check(vnet_put, M.VirtualNetwork, "PUT virtualNetworks")
+    # Deletes poll the same operation resource.
+    arm.delete(f"{PREFIX}/virtualNetworks/lab-vnet")
+    arm.delete(f"{PREFIX}/networkSecurityGroups/lab-nsg")
+    if len(arm.statuses) < 15:
+        problems.append(f"only {len(arm.statuses)} Azure-AsyncOperation bodies were seen")
+    for what, body in arm.statuses:
+        check_async_status(body, f"Azure-AsyncOperation of {what}")
     check(arm.get(f"{PREFIX}/virtualNetworks/{VNET}"), M.VirtualNetwork, "GET virtualNetworks")
     check_list(arm.get(f"{PREFIX}/virtualNetworks"), M.VirtualNetwork, "LIST virtualNetworks")
     check(arm.get(f"{PREFIX}/virtualNetworks/{VNET}/subnets/GatewaySubnet"), M.Subnet, "GET subnets")

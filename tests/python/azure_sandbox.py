@@ -23,6 +23,8 @@ class Arm:
     def __init__(self, base):
         self.base = base.rstrip("/")
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        # Every Azure-AsyncOperation status body seen while polling: (operation, body).
+        self.statuses = []
 
     def call(self, method, path, body=None, api=API):
         url = self.base + path
@@ -40,18 +42,31 @@ class Arm:
             raw = e.read()
             return e.code, dict(e.headers), (json.loads(raw) if raw else None)
 
-    def put(self, path, body):
-        """PUT and wait for the Azure-AsyncOperation to finish; returns the PUT response."""
-        status, headers, value = self.call("PUT", path, body)
-        assert status in (200, 201), (path, status, value)
+    def wait(self, what, headers):
+        """Polls the Azure-AsyncOperation of a write until it succeeds."""
         op = headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")
         assert op and op.startswith(self.base), headers
         for _ in range(100):
             with self.opener.open(op, timeout=10) as r:
-                if json.loads(r.read())["status"] == "Succeeded":
-                    return value
+                body = json.loads(r.read())
+            self.statuses.append((what, body))
+            if body.get("status") == "Succeeded":
+                return
             time.sleep(0.05)
-        raise AssertionError(f"{path} never finished")
+        raise AssertionError(f"{what} never finished")
+
+    def put(self, path, body):
+        """PUT and wait for the Azure-AsyncOperation to finish; returns the PUT response."""
+        status, headers, value = self.call("PUT", path, body)
+        assert status in (200, 201), (path, status, value)
+        self.wait(f"PUT {path}", headers)
+        return value
+
+    def delete(self, path):
+        """DELETE (202) and wait for its Azure-AsyncOperation to finish."""
+        status, headers, value = self.call("DELETE", path)
+        assert status == 202, (path, status, value)
+        self.wait(f"DELETE {path}", headers)
 
     def get(self, path):
         status, _, value = self.call("GET", path)
