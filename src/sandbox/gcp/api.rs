@@ -2,6 +2,7 @@
 //! patch and update with the validation GCP does synchronously, Operation resources, and the
 //! rendering of stored resources into API bodies.
 
+use super::filter;
 use super::model::*;
 use super::physics;
 use super::wire::{self, absolutize, invalid, not_found, timestamp, Target};
@@ -319,26 +320,43 @@ fn read<T: Render>(c: &GcpCloud, ctx: &Ctx, t: &Target, req: &Request, net: &Net
     list_response(T::KIND, t, items, req, ctx.base_url)
 }
 
-/// A `…List` body with Compute's filter (`field = value` terms) and paging
-/// (`maxResults`, `pageToken`).
+/// A `…List` body with Compute's filter (see `filter`) and paging: `maxResults` 0–500 (0 or
+/// absent = 500) and `pageToken` (the offset of the next item, as issued in `nextPageToken`).
 fn list_response(kind: &str, t: &Target, items: Vec<Value>, req: &Request, base: &str) -> Response {
-    let filter = match req.query_param("filter").map(parse_filter).transpose() {
-        Ok(f) => f.unwrap_or_default(),
+    let filter = match req.query_param("filter").map(filter::parse).transpose() {
+        Ok(f) => f.flatten(),
         Err(msg) => return invalid(msg),
     };
-    let mut items: Vec<Value> = items
-        .into_iter()
-        .filter(|v| matches_filter(v, &filter))
-        .collect();
-    let start = req
-        .query_param("pageToken")
-        .and_then(|tok| tok.parse::<usize>().ok())
-        .unwrap_or(0);
-    let max = req
-        .query_param("maxResults")
-        .and_then(|m| m.parse::<usize>().ok())
-        .filter(|m| *m > 0)
-        .unwrap_or(500);
+    let max = match req.query_param("maxResults") {
+        None => 500,
+        Some(m) => match m.parse::<u32>() {
+            Ok(0) => 500,
+            Ok(n) if n <= 500 => n as usize,
+            _ => {
+                return invalid(format!(
+                    "Invalid value for field 'maxResults': '{m}'. Must be between 0 and 500."
+                ))
+            }
+        },
+    };
+    let start = match req.query_param("pageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(tok) => match tok.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => {
+                return invalid(format!(
+                    "Invalid value for field 'pageToken': '{tok}'. Invalid page token."
+                ))
+            }
+        },
+    };
+    let mut items: Vec<Value> = match &filter {
+        Some(f) => items
+            .into_iter()
+            .filter(|v| filter::matches(f, v))
+            .collect(),
+        None => items,
+    };
     let total = items.len();
     let page: Vec<Value> = items.drain(start.min(total)..).take(max).collect();
     let mut body = json!({
@@ -349,73 +367,10 @@ fn list_response(kind: &str, t: &Target, items: Vec<Value>, req: &Request, base:
     if !page.is_empty() {
         body["items"] = json!(page);
     }
-    if start + max < total {
+    if start.saturating_add(max) < total {
         body["nextPageToken"] = json!((start + max).to_string());
     }
     Response::json(200, &body)
-}
-
-/// One `field op value` term of a list filter.
-#[derive(Debug, Default)]
-struct Term {
-    field: String,
-    equal: bool,
-    value: String,
-}
-
-fn parse_filter(f: &str) -> Result<Vec<Term>, String> {
-    let bad =
-        || format!("Invalid value for field 'filter': '{f}'. Invalid list filter expression.");
-    let mut out = Vec::new();
-    let cleaned = f.replace(['(', ')'], " ");
-    let toks: Vec<&str> = cleaned.split_whitespace().filter(|t| *t != "AND").collect();
-    let mut i = 0;
-    while i < toks.len() {
-        // `a=b` written without spaces.
-        let (field, op, value, used) = if let Some((a, b)) = toks[i].split_once("!=") {
-            (a, "!=", b, 1)
-        } else if let Some((a, b)) = toks[i].split_once('=') {
-            (a, "=", b, 1)
-        } else {
-            let (op, value) = (
-                toks.get(i + 1).ok_or_else(bad)?,
-                toks.get(i + 2).ok_or_else(bad)?,
-            );
-            (toks[i], *op, *value, 3)
-        };
-        let equal = match op {
-            "=" | "eq" => true,
-            "!=" | "ne" => false,
-            _ => return Err(bad()),
-        };
-        if field.is_empty() || value.is_empty() {
-            return Err(bad());
-        }
-        out.push(Term {
-            field: field.to_string(),
-            equal,
-            value: value.trim_matches('"').trim_matches('\'').to_string(),
-        });
-        i += used;
-    }
-    Ok(out)
-}
-
-fn matches_filter(v: &Value, terms: &[Term]) -> bool {
-    terms.iter().all(|t| {
-        let mut cur = Some(v);
-        for seg in t.field.split('.') {
-            cur = cur.and_then(|c| c.get(seg));
-        }
-        let actual = match cur {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        // A name filter also matches the resource's URL ending in that name.
-        let hit = actual == t.value || (t.field == "name" && wire::last(&actual) == t.value);
-        hit == t.equal
-    })
 }
 
 /// Insert/patch validation per kind: normalises references to canonical paths, fills
@@ -1597,17 +1552,5 @@ mod tests {
             "projects/p/global/operations/operation-{:06}",
             total - 1
         )));
-    }
-
-    #[test]
-    fn list_filters_match_fields_labels_and_names_in_urls() {
-        let v = json!({"name": "fw-1", "labels": {"owner": "py"}, "network": "http://h/compute/v1/projects/p/global/networks/n", "priority": 1000});
-        let f = |s: &str| matches_filter(&v, &parse_filter(s).unwrap());
-        assert!(f(r#"name = "fw-1""#));
-        assert!(f("name eq fw-1 AND labels.owner = py"));
-        assert!(f("(priority = 1000) (name != other)"));
-        assert!(!f("labels.owner = js"));
-        assert!(!f("network = n") && f("name=fw-1"));
-        assert!(parse_filter("name ~ x").is_err());
     }
 }

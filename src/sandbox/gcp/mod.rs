@@ -3,9 +3,11 @@
 //! google-cloud-compute clients speak it. See docs/sandbox-gcp.md.
 //!
 //! Layout: `model` (stored resources), `wire` (paths, references, errors), `api` (the
-//! operations), `physics` (tunnel ends, BGP, routes for `net`), `firewall` (rule evaluation).
+//! operations), `filter` (list filters), `physics` (tunnel ends, BGP, routes for `net`),
+//! `firewall` (rule evaluation).
 
 pub mod api;
+pub mod filter;
 pub mod firewall;
 pub mod model;
 pub mod physics;
