@@ -1398,3 +1398,879 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
     );
     sb.stop().await;
 }
+
+fn op_status(op: &Operation) -> String {
+    op.status
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// Counter of one Compute method in the sandbox's stats.
+async fn calls(url: &str, op: &str) -> u64 {
+    admin(url, "GET", "/_sandbox/stats", "").await["clouds"]["gcp"]["operations"][op]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// For a sandbox with a non-zero time scale: the operation a mutating call returned is
+/// RUNNING; once the sandbox clock has passed its latency, `wait` (of its scope) says DONE.
+async fn settle(g: &Gcp, sb: &RunningSandbox, op: Operation) -> Operation {
+    assert_eq!(op_status(&op), "RUNNING", "{op:?}");
+    sb.sandbox.advance_clock(3_600_000);
+    let name = op.name.clone().expect("operation name");
+    let done = if op.region.is_some() {
+        g.rops
+            .wait()
+            .set_project(P)
+            .set_region(R)
+            .set_operation(&name)
+            .send()
+            .await
+            .expect("regionOperations.wait")
+    } else {
+        g.gops
+            .wait()
+            .set_project(P)
+            .set_operation(&name)
+            .send()
+            .await
+            .expect("globalOperations.wait")
+    };
+    assert_eq!(op_status(&done), "DONE", "{done:?}");
+    assert!(done.error.is_none(), "{done:?}");
+    assert_eq!(done.target_link, op.target_link);
+    done
+}
+
+/// Runs the SDK's own poller while the sandbox clock moves on after a moment, so that the
+/// poller sees RUNNING at least once and then DONE; returns the final operation and how
+/// many times `poll_method` was called meanwhile.
+async fn poll_across_the_clock<Q: Poller<Operation, Operation>>(
+    sb: &RunningSandbox,
+    poll_method: &str,
+    poller: Q,
+) -> (Operation, u64) {
+    let url = sb.url();
+    let before = calls(&url, poll_method).await;
+    let sandbox = sb.sandbox.clone();
+    let clock = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        sandbox.advance_clock(3_600_000);
+    });
+    let op = done(poller).await;
+    clock.await.unwrap();
+    (op, calls(&url, poll_method).await - before)
+}
+
+/// Every collection through google-cloud-compute-v1 at time scale 1: insert (RUNNING, then
+/// DONE through `wait`), get, list, delete (RUNNING → DONE, once through the SDK's poller of
+/// each scope), and the resource gone afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_collection_round_trips_insert_get_list_delete_with_running_operations() {
+    let sb = common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let url = sb.url();
+    let g = gcp(&url).await;
+
+    let nets = g.nets.list().set_project(P).send().await.unwrap();
+    let names: Vec<_> = nets.items.iter().filter_map(|n| n.name.clone()).collect();
+    assert_eq!(names, ["edge-vpc", "prod-vpc"]);
+    let sub = g
+        .subnets
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_subnetwork("prod-vpc-us-central1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sub.ip_cidr_range.as_deref(), Some("10.20.0.0/16"));
+    assert!(sub
+        .network
+        .unwrap_or_default()
+        .ends_with("/networks/prod-vpc"));
+    let subs = g
+        .subnets
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subs.items.len(), 2);
+
+    // Inserts, each RUNNING until the clock passes its latency.
+    let op = g
+        .gws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnGateway::new()
+                .set_name("rt-gw")
+                .set_network("global/networks/prod-vpc"),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .ext
+        .insert()
+        .set_project(P)
+        .set_body(
+            ExternalVpnGateway::new()
+                .set_name("rt-peer")
+                .set_redundancy_type(
+                    external_vpn_gateway::RedundancyType::SingleIpInternallyRedundant,
+                )
+                .set_interfaces([ExternalVpnGatewayInterface::new()
+                    .set_id(0u32)
+                    .set_ip_address("198.51.100.7")]),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .routers
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            Router::new()
+                .set_name("rt-router")
+                .set_network("global/networks/prod-vpc")
+                .set_bgp(RouterBgp::new().set_asn(64520u32)),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .tgws
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            TargetVpnGateway::new()
+                .set_name("rt-tgw")
+                .set_network("global/networks/prod-vpc"),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .addrs
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(Address::new().set_name("rt-ip"))
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let ip = g
+        .addrs
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_address("rt-ip")
+        .send()
+        .await
+        .unwrap()
+        .address
+        .expect("address");
+    for (name, proto, ports) in [
+        ("rt-fr-esp", forwarding_rule::IPProtocol::Esp, None),
+        (
+            "rt-fr-udp500",
+            forwarding_rule::IPProtocol::Udp,
+            Some("500"),
+        ),
+        (
+            "rt-fr-udp4500",
+            forwarding_rule::IPProtocol::Udp,
+            Some("4500"),
+        ),
+    ] {
+        let mut rule = ForwardingRule::new()
+            .set_name(name)
+            .set_ip_protocol(proto)
+            .set_ip_address("projects/acme-net/regions/us-central1/addresses/rt-ip")
+            .set_target("rt-tgw");
+        if let Some(p) = ports {
+            rule = rule.set_port_range(p);
+        }
+        let op = g
+            .fwd
+            .insert()
+            .set_project(P)
+            .set_region(R)
+            .set_body(rule)
+            .send()
+            .await
+            .unwrap();
+        settle(&g, &sb, op).await;
+    }
+    let op = g
+        .tunnels
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnTunnel::new()
+                .set_name("rt-ha-tunnel")
+                .set_vpn_gateway("rt-gw")
+                .set_vpn_gateway_interface(0)
+                .set_peer_external_gateway("rt-peer")
+                .set_peer_external_gateway_interface(0)
+                .set_router("rt-router")
+                .set_shared_secret(SECRET),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .tunnels
+        .insert()
+        .set_project(P)
+        .set_region(R)
+        .set_body(
+            VpnTunnel::new()
+                .set_name("rt-classic")
+                .set_target_vpn_gateway("rt-tgw")
+                .set_peer_ip("198.51.100.9")
+                .set_shared_secret(SECRET),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .routes
+        .insert()
+        .set_project(P)
+        .set_body(
+            Route::new()
+                .set_name("rt-route")
+                .set_network("global/networks/prod-vpc")
+                .set_dest_range("10.30.0.0/16")
+                .set_next_hop_vpn_tunnel("regions/us-central1/vpnTunnels/rt-classic"),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+
+    // get and list of each.
+    let ext = g
+        .ext
+        .get()
+        .set_project(P)
+        .set_external_vpn_gateway("rt-peer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ext.interfaces[0].ip_address.as_deref(),
+        Some("198.51.100.7")
+    );
+    let fr = g
+        .fwd
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_forwarding_rule("rt-fr-udp4500")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fr.port_range.as_deref(), Some("4500-4500"));
+    assert_eq!(fr.ip_address.as_deref(), Some(ip.as_str()));
+    let route = g
+        .routes
+        .get()
+        .set_project(P)
+        .set_route("rt-route")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.priority, Some(1000));
+    assert!(route
+        .next_hop_vpn_tunnel
+        .unwrap_or_default()
+        .ends_with("/vpnTunnels/rt-classic"));
+    let only =
+        |items: Vec<Option<String>>| -> Vec<String> { items.into_iter().flatten().collect() };
+    let gws = g
+        .gws
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        only(gws.items.into_iter().map(|x| x.name).collect()),
+        ["rt-gw"]
+    );
+    let exts = g.ext.list().set_project(P).send().await.unwrap();
+    assert_eq!(
+        only(exts.items.into_iter().map(|x| x.name).collect()),
+        ["rt-peer"]
+    );
+    let routers = g
+        .routers
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        only(routers.items.into_iter().map(|x| x.name).collect()),
+        ["rt-router"]
+    );
+    let tgws = g
+        .tgws
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    let tgw = &tgws.items[0];
+    assert_eq!(tgw.name.as_deref(), Some("rt-tgw"));
+    assert_eq!(tgw.forwarding_rules.len(), 3);
+    assert_eq!(tgw.tunnels.len(), 1);
+    let addrs = g
+        .addrs
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        only(addrs.items.into_iter().map(|x| x.name).collect()),
+        ["rt-ip"]
+    );
+    let udp = g
+        .fwd
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .set_filter("IPProtocol = UDP")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        only(udp.items.into_iter().map(|x| x.name).collect()),
+        ["rt-fr-udp4500", "rt-fr-udp500"]
+    );
+    let routes = g.routes.list().set_project(P).send().await.unwrap();
+    assert_eq!(
+        only(routes.items.into_iter().map(|x| x.name).collect()),
+        ["rt-route"]
+    );
+    let tunnels = g
+        .tunnels
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tunnels.items.len(), 2);
+
+    // Deletes: a global and a regional one through the SDK's poller across the clock move,
+    // the rest through wait.
+    let (op, polls) = poll_across_the_clock(
+        &sb,
+        "globalOperations.get",
+        g.routes
+            .delete()
+            .set_project(P)
+            .set_route("rt-route")
+            .poller(),
+    )
+    .await;
+    assert_eq!(op_status(&op), "DONE");
+    assert!(
+        polls >= 2,
+        "the poller saw RUNNING before DONE ({polls} polls)"
+    );
+    for t in ["rt-classic", "rt-ha-tunnel"] {
+        let op = g
+            .tunnels
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_vpn_tunnel(t)
+            .send()
+            .await
+            .unwrap();
+        settle(&g, &sb, op).await;
+    }
+    for r in ["rt-fr-esp", "rt-fr-udp500", "rt-fr-udp4500"] {
+        let op = g
+            .fwd
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_forwarding_rule(r)
+            .send()
+            .await
+            .unwrap();
+        settle(&g, &sb, op).await;
+    }
+    let op = g
+        .addrs
+        .delete()
+        .set_project(P)
+        .set_region(R)
+        .set_address("rt-ip")
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .tgws
+        .delete()
+        .set_project(P)
+        .set_region(R)
+        .set_target_vpn_gateway("rt-tgw")
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .routers
+        .delete()
+        .set_project(P)
+        .set_region(R)
+        .set_router("rt-router")
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let op = g
+        .ext
+        .delete()
+        .set_project(P)
+        .set_external_vpn_gateway("rt-peer")
+        .send()
+        .await
+        .unwrap();
+    settle(&g, &sb, op).await;
+    let (op, polls) = poll_across_the_clock(
+        &sb,
+        "regionOperations.get",
+        g.gws
+            .delete()
+            .set_project(P)
+            .set_region(R)
+            .set_vpn_gateway("rt-gw")
+            .poller(),
+    )
+    .await;
+    assert_eq!(op_status(&op), "DONE");
+    assert!(
+        polls >= 2,
+        "the poller saw RUNNING before DONE ({polls} polls)"
+    );
+
+    // Gone: a get is 404 and the lists are empty.
+    let err = g
+        .fwd
+        .get()
+        .set_project(P)
+        .set_region(R)
+        .set_forwarding_rule("rt-fr-esp")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.http_status_code(), Some(404));
+    let err = g
+        .ext
+        .get()
+        .set_project(P)
+        .set_external_vpn_gateway("rt-peer")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.http_status_code(), Some(404));
+    let err = g
+        .routes
+        .get()
+        .set_project(P)
+        .set_route("rt-route")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.http_status_code(), Some(404));
+    assert!(g
+        .gws
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(g
+        .addrs
+        .list()
+        .set_project(P)
+        .set_region(R)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], 0, "{stats}");
+    let ops = &stats["clouds"]["gcp"]["operations"];
+    for name in [
+        "networks.list",
+        "subnetworks.get",
+        "subnetworks.list",
+        "vpnGateways.insert",
+        "vpnGateways.list",
+        "vpnGateways.delete",
+        "externalVpnGateways.insert",
+        "externalVpnGateways.get",
+        "externalVpnGateways.list",
+        "externalVpnGateways.delete",
+        "routers.insert",
+        "routers.list",
+        "routers.delete",
+        "targetVpnGateways.insert",
+        "targetVpnGateways.list",
+        "targetVpnGateways.delete",
+        "addresses.insert",
+        "addresses.get",
+        "addresses.list",
+        "addresses.delete",
+        "forwardingRules.insert",
+        "forwardingRules.get",
+        "forwardingRules.list",
+        "forwardingRules.delete",
+        "vpnTunnels.insert",
+        "vpnTunnels.list",
+        "vpnTunnels.delete",
+        "routes.insert",
+        "routes.get",
+        "routes.list",
+        "routes.delete",
+        "regionOperations.get",
+        "regionOperations.wait",
+        "globalOperations.get",
+        "globalOperations.wait",
+    ] {
+        assert!(
+            ops[name].as_u64() >= Some(1),
+            "{name} was not called: {ops}"
+        );
+    }
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    for (name, prio) in [("fw-a1", 900), ("fw-a2", 1000), ("fw-b1", 1100)] {
+        done(
+            g.fws
+                .insert()
+                .set_project(P)
+                .set_body(
+                    Firewall::new()
+                        .set_name(name)
+                        .set_network("global/networks/prod-vpc")
+                        .set_priority(prio)
+                        .set_source_ranges(["10.10.0.0/16"])
+                        .set_allowed([firewall::Allowed::new().set_ip_protocol("icmp")]),
+                )
+                .poller(),
+        )
+        .await;
+    }
+    let names =
+        |l: FirewallList| -> Vec<String> { l.items.into_iter().filter_map(|f| f.name).collect() };
+    let list = |filter: &str| g.fws.list().set_project(P).set_filter(filter).send();
+    // eq/ne are regular expressions over the whole field.
+    assert_eq!(
+        names(list("name eq fw-a.*").await.unwrap()),
+        ["fw-a1", "fw-a2"]
+    );
+    assert_eq!(
+        names(list("name eq fw-a").await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(list("name ne .*1").await.unwrap()), ["fw-a2"]);
+    assert_eq!(
+        names(list("(name eq fw-.*) (priority eq 1[01]00)").await.unwrap()),
+        ["fw-a2", "fw-b1"]
+    );
+    // AIP-160: comparisons, OR (binding tighter than AND).
+    assert_eq!(
+        names(
+            list("priority >= 1000 AND name = fw-a2 OR name = fw-b1")
+                .await
+                .unwrap()
+        ),
+        ["fw-a2", "fw-b1"]
+    );
+    assert_eq!(names(list("priority < 1000").await.unwrap()), ["fw-a1"]);
+    for bad in [
+        "()",
+        "(name = fw-a1) (name eq fw-.*)",
+        "name eq (",
+        "name = fw-a1 AND",
+        "NOT name = fw-a1",
+    ] {
+        let err = list(bad).await.expect_err(bad);
+        assert_eq!(err.http_status_code(), Some(400), "{bad}");
+        assert_eq!(
+            err.status().map(|s| s.code),
+            Some(Code::InvalidArgument),
+            "{bad}"
+        );
+    }
+
+    // Paging: pages of one, followed by the token; bad sizes and tokens are 400.
+    let first = g
+        .fws
+        .list()
+        .set_project(P)
+        .set_max_results(1u32)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 1);
+    let token = first.next_page_token.clone().expect("a next page");
+    let mut seen = names(first);
+    let mut token = Some(token);
+    while let Some(t) = token {
+        let page = g
+            .fws
+            .list()
+            .set_project(P)
+            .set_max_results(1u32)
+            .set_page_token(t)
+            .send()
+            .await
+            .unwrap();
+        token = page.next_page_token.clone();
+        seen.extend(names(page));
+    }
+    assert_eq!(seen, ["fw-a1", "fw-a2", "fw-b1"]);
+    let all = g
+        .fws
+        .list()
+        .set_project(P)
+        .set_max_results(500u32)
+        .send()
+        .await
+        .unwrap();
+    assert!(all.next_page_token.is_none());
+    assert_eq!(all.items.len(), 3);
+    let err = g
+        .fws
+        .list()
+        .set_project(P)
+        .set_max_results(501u32)
+        .send()
+        .await
+        .expect_err("maxResults over 500");
+    assert_eq!(err.http_status_code(), Some(400));
+    assert!(err.status().unwrap().message.contains("maxResults"));
+    let err = g
+        .fws
+        .list()
+        .set_project(P)
+        .set_page_token("not-a-token")
+        .send()
+        .await
+        .expect_err("bad page token");
+    assert_eq!(err.http_status_code(), Some(400));
+    assert!(err.status().unwrap().message.contains("pageToken"));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
+    let sb = start().await;
+    let g = gcp(&sb.url()).await;
+    g.ha_gateway("gw", "global/networks/prod-vpc").await;
+    g.external(
+        "peer",
+        &["198.51.100.1".to_string(), "198.51.100.2".to_string()],
+    )
+    .await;
+    g.router("rt", "global/networks/prod-vpc", 64514).await;
+    g.router("rt-other", "global/networks/prod-vpc", 64530)
+        .await;
+    g.router("rt-edge", "global/networks/edge-vpc", 64531).await;
+    done(
+        g.tunnels
+            .insert()
+            .set_project(P)
+            .set_region(R)
+            .set_body(
+                VpnTunnel::new()
+                    .set_name("t0")
+                    .set_vpn_gateway("gw")
+                    .set_vpn_gateway_interface(0)
+                    .set_peer_external_gateway("peer")
+                    .set_peer_external_gateway_interface(0)
+                    .set_router("rt")
+                    .set_shared_secret(SECRET),
+            )
+            .poller(),
+    )
+    .await;
+    let patch = |range: &str, local: &str, peer: &str, asn: u32| {
+        g.routers
+            .patch()
+            .set_project(P)
+            .set_region(R)
+            .set_router("rt")
+            .set_body(
+                Router::new()
+                    .set_interfaces([RouterInterface::new()
+                        .set_name("if-0")
+                        .set_ip_range(range)
+                        .set_linked_vpn_tunnel("t0")])
+                    .set_bgp_peers([RouterBgpPeer::new()
+                        .set_name("peer-0")
+                        .set_interface_name("if-0")
+                        .set_ip_address(local)
+                        .set_peer_ip_address(peer)
+                        .set_peer_asn(asn)]),
+            )
+            .send()
+    };
+    let refused = |r: Result<Operation, google_cloud_gax::error::Error>, field: &str, why: &str| {
+        let err = r.expect_err(why);
+        assert_eq!(err.http_status_code(), Some(400), "{why}: {err:?}");
+        let st = err.status().expect("a Google error body");
+        assert_eq!(st.code, Code::InvalidArgument, "{why}");
+        assert!(
+            st.message
+                .contains(&format!("Invalid value for field 'resource.{field}'")),
+            "{why}: {}",
+            st.message
+        );
+    };
+    // ipRange: a /30 inside 169.254.0.0/16 holding one of its two host addresses.
+    refused(
+        patch("10.0.0.1/30", "10.0.0.1", "10.0.0.2", 64600).await,
+        "interfaces.ipRange",
+        "not link-local",
+    );
+    refused(
+        patch("169.254.1.1/29", "169.254.1.1", "169.254.1.2", 64600).await,
+        "interfaces.ipRange",
+        "a /29",
+    );
+    refused(
+        patch("169.254.1.0/30", "169.254.1.1", "169.254.1.2", 64600).await,
+        "interfaces.ipRange",
+        "the network address",
+    );
+    refused(
+        patch("169.254.1.3/30", "169.254.1.1", "169.254.1.2", 64600).await,
+        "interfaces.ipRange",
+        "the broadcast address",
+    );
+    // peerAsn: 1..=4294967294, and not a local ASN of a router in the same network and region.
+    refused(
+        patch(
+            "169.254.1.1/30",
+            "169.254.1.1",
+            "169.254.1.2",
+            4_294_967_295,
+        )
+        .await,
+        "bgpPeers[0].peerAsn",
+        "ASN 4294967295",
+    );
+    refused(
+        patch("169.254.1.1/30", "169.254.1.1", "169.254.1.2", 0).await,
+        "bgpPeers[0].peerAsn",
+        "ASN 0",
+    );
+    refused(
+        patch("169.254.1.1/30", "169.254.1.1", "169.254.1.2", 64514).await,
+        "bgpPeers[0].peerAsn",
+        "the router's own ASN",
+    );
+    let err = patch("169.254.1.1/30", "169.254.1.1", "169.254.1.2", 64530)
+        .await
+        .expect_err("another router's ASN");
+    assert!(
+        err.status().unwrap().message.contains("rt-other"),
+        "{err:?}"
+    );
+    // A router of another network may use the same number; a valid patch goes through.
+    done(
+        g.routers
+            .patch()
+            .set_project(P)
+            .set_region(R)
+            .set_router("rt")
+            .set_body(
+                Router::new()
+                    .set_interfaces([RouterInterface::new()
+                        .set_name("if-0")
+                        .set_ip_range("169.254.1.2/30")
+                        .set_linked_vpn_tunnel("t0")])
+                    .set_bgp_peers([RouterBgpPeer::new()
+                        .set_name("peer-0")
+                        .set_interface_name("if-0")
+                        .set_peer_ip_address("169.254.1.1")
+                        .set_peer_asn(64531u32)]),
+            )
+            .poller(),
+    )
+    .await;
+    // bgp.asn: RFC 6996 private (or 16550).
+    for asn in [1u32, 65535, 4_294_967_295, 64511] {
+        let r = g
+            .routers
+            .insert()
+            .set_project(P)
+            .set_region(R)
+            .set_body(
+                Router::new()
+                    .set_name("rt-bad")
+                    .set_network("global/networks/prod-vpc")
+                    .set_bgp(RouterBgp::new().set_asn(asn)),
+            )
+            .send()
+            .await;
+        refused(r, "bgp.asn", &format!("router ASN {asn}"));
+    }
+    for (name, asn) in [
+        ("rt-16", 65534u32),
+        ("rt-32", 4_200_000_000),
+        ("rt-pi", 16550),
+    ] {
+        g.router(name, "global/networks/edge-vpc", asn).await;
+    }
+    sb.stop().await;
+}

@@ -485,6 +485,32 @@ fn check_advertised(
     Ok(())
 }
 
+/// A Cloud Router's own ASN: RFC 6996 private, or Google's 16550 (Partner Interconnect).
+fn router_asn_ok(asn: u32) -> bool {
+    (64512..=65534).contains(&asn) || (4_200_000_000..=4_294_967_294).contains(&asn) || asn == 16550
+}
+
+/// A VPN BGP interface's `ipRange`: the interface's own address with a /30 prefix inside
+/// 169.254.0.0/16 (link-local), the address one of the two hosts of the /30.
+fn vpn_interface_range(input: &str, net: Ipv4Net) -> Result<(), Response> {
+    let link_local: Ipv4Net = Ipv4Net::new(Ipv4Addr::new(169, 254, 0, 0), 16).unwrap_or_default();
+    if net.prefix_len() != 30 || !link_local.contains(&net.addr()) {
+        return Err(field(
+            "interfaces.ipRange",
+            input,
+            "The IP range of a VPN tunnel's BGP interface must be a /30 in the link-local range 169.254.0.0/16, for example 169.254.0.1/30.",
+        ));
+    }
+    if net.addr() == net.network() || net.addr() == net.broadcast() {
+        return Err(field(
+            "interfaces.ipRange",
+            input,
+            "The interface's address must be one of the two usable addresses of the /30 (do not truncate it to the network address).",
+        ));
+    }
+    Ok(())
+}
+
 impl Validate for VpnGateway {
     const CREATE: Op = Op::GcpHaVpnGatewayCreate;
     fn validate(
@@ -593,6 +619,16 @@ impl Validate for Router {
             return Err(required("network"));
         }
         self.network = existing::<Network>(c, t, "network", &self.network)?;
+        let local_asn = self.bgp.as_ref().and_then(|b| b.asn);
+        if let Some(asn) = local_asn {
+            if !router_asn_ok(asn) {
+                return Err(field(
+                    "bgp.asn",
+                    &asn.to_string(),
+                    "The ASN must be an RFC6996 private ASN (64512-65534 or 4200000000-4294967294), or 16550 for Partner Interconnect.",
+                ));
+            }
+        }
         if let Some(bgp) = &self.bgp {
             check_advertised(
                 "bgp.",
@@ -617,6 +653,7 @@ impl Validate for Router {
             let range = match &i.ip_range {
                 Some(r) => {
                     let net = cidr("interfaces.ipRange", r)?;
+                    vpn_interface_range(r, net)?;
                     if let Some((other, _)) = ranges.iter().find(|(_, o)| {
                         o.is_some_and(|o| o.contains(&net.network()) || net.contains(&o.network()))
                     }) {
@@ -656,7 +693,19 @@ impl Validate for Router {
         }
         let mut names: Vec<&str> = Vec::new();
         let has_bgp_peers = !self.bgp_peers.is_empty();
-        for p in &self.bgp_peers {
+        // GCP refuses a peer ASN equal to the local ASN of a router of the same network and
+        // region (this one included): Cloud Router speaks eBGP only.
+        let local_asns: Vec<(String, u32)> = c
+            .routers
+            .iter()
+            .filter(|(p, r)| {
+                p.as_str() != path
+                    && r.body.network == self.network
+                    && wire::region_of(p) == t.region.as_deref()
+            })
+            .filter_map(|(p, r)| Some((wire::last(p).to_string(), r.body.bgp.as_ref()?.asn?)))
+            .collect();
+        for (index, p) in self.bgp_peers.iter().enumerate() {
             if p.name.is_empty() {
                 return Err(required("bgpPeers.name"));
             }
@@ -679,8 +728,30 @@ impl Validate for Router {
                     "No interface of this router has that name.",
                 ));
             };
-            if p.peer_asn.is_none() {
+            let Some(peer_asn) = p.peer_asn else {
                 return Err(required("bgpPeers.peerAsn"));
+            };
+            let asn_field = format!("bgpPeers[{index}].peerAsn");
+            if peer_asn == 0 || peer_asn == u32::MAX {
+                return Err(field(
+                    &asn_field,
+                    &peer_asn.to_string(),
+                    "The peer ASN must be between 1 and 4294967294.",
+                ));
+            }
+            if local_asn == Some(peer_asn) {
+                return Err(field(
+                    &asn_field,
+                    &peer_asn.to_string(),
+                    "Peer ASN conflicts with the local ASN of this router.",
+                ));
+            }
+            if let Some((other, _)) = local_asns.iter().find(|(_, a)| *a == peer_asn) {
+                return Err(field(
+                    &asn_field,
+                    &peer_asn.to_string(),
+                    &format!("Peer ASN conflicts with local ASN of another router in the same region and network: {other}."),
+                ));
             }
             let peer = p
                 .peer_ip_address

@@ -179,6 +179,35 @@ mod tests {
     }
 
     #[test]
+    fn created_resources_counts_each_router_interface_and_bgp_peer_as_the_planner_does() {
+        let mut w = World::default();
+        seed(&mut w, &topo_net());
+        let iface = |n: &str| model::RouterInterface {
+            name: n.into(),
+            ..Default::default()
+        };
+        let router = model::Router {
+            name: "r".into(),
+            network: "projects/acme-net/global/networks/prod-vpc".into(),
+            interfaces: vec![iface("if-0"), iface("if-1")],
+            bgp_peers: vec![model::RouterBgpPeer {
+                name: "peer-0".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        w.gcp.routers.insert(
+            "projects/acme-net/regions/us-central1/routers/r".into(),
+            Res {
+                meta: Meta::default(),
+                body: router,
+            },
+        );
+        // gcp.router + 2 × gcp.router_interface + 1 × gcp.router_peer.
+        assert_eq!(w.gcp.created_resources(), 4);
+    }
+
+    #[test]
     fn the_cloud_survives_a_json_round_trip_for_persistence() {
         let mut w = World::default();
         seed(&mut w, &topo_net());

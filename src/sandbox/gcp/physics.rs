@@ -711,12 +711,23 @@ impl CloudModel for GcpCloud {
         firewall::evaluate(self, strip_key(network), false, dst, flow)
     }
 
+    /// One per resource of each plan kind, counted as the planner counts it: a router's
+    /// interfaces and BGP peers are plan resources of their own (`gcp.router_interface`,
+    /// `gcp.router_peer`) although the API holds them inside the router; networks and
+    /// subnetworks are only ever seeded, so they never count.
     fn created_resources(&self) -> usize {
         fn count<T>(m: &std::collections::BTreeMap<String, Res<T>>) -> usize {
             m.values().filter(|r| !r.meta.seeded).count()
         }
+        let router_parts: usize = self
+            .routers
+            .values()
+            .filter(|r| !r.meta.seeded)
+            .map(|r| r.body.interfaces.len() + r.body.bgp_peers.len())
+            .sum();
         count(&self.networks)
             + count(&self.subnetworks)
+            + router_parts
             + count(&self.vpn_gateways)
             + count(&self.external_vpn_gateways)
             + count(&self.routers)
