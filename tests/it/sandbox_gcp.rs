@@ -2274,3 +2274,397 @@ async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
     }
     sb.stop().await;
 }
+
+/// What a provider would do for the plan's GCP resources, through google-cloud-compute-v1,
+/// in plan order: router interfaces and BGP peers are PATCHes of their router, as peerctl
+/// applies them. Other clouds' outputs (AWS tunnel outside addresses, the Azure public IP)
+/// are stood in for by distinct documentation addresses. Returns how many GCP resources the
+/// plan holds.
+async fn apply_gcp_part(g: &Gcp, plan: &peerctl::plan::Plan) -> usize {
+    use peerctl::plan::resource::{Kind, Value};
+    use std::collections::BTreeMap;
+    let by_address: BTreeMap<&str, &peerctl::plan::resource::Resource> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    // (address, output) → value; GCP ids are the resources' canonical paths.
+    let mut outputs: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut foreign = 0u8;
+    let mut resolve = |outputs: &BTreeMap<(String, String), String>, v: &Value| -> String {
+        match v {
+            Value::Ref(r)
+                if by_address[r.resource.as_str()].cloud() != peerctl::cloud::Cloud::Gcp =>
+            {
+                foreign += 1;
+                format!("203.0.113.{foreign}")
+            }
+            Value::Ref(r) => outputs[&(r.resource.clone(), r.output.clone())].clone(),
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            other => panic!("not a scalar: {other:?}"),
+        }
+    };
+    let text = |v: &Value| match v {
+        Value::Str(s) => s.clone(),
+        other => panic!("not a string: {other:?}"),
+    };
+    let int = |v: &Value| match v {
+        Value::Int(i) => *i,
+        other => panic!("not an int: {other:?}"),
+    };
+    let strs = |v: &Value| -> Vec<String> {
+        match v {
+            Value::List(l) => l.iter().map(text).collect(),
+            other => panic!("not a list: {other:?}"),
+        }
+    };
+    let secret = |v: &Value| match v {
+        Value::Secret(s) => plan.secrets[&s.key].expose().to_string(),
+        other => panic!("not a secret: {other:?}"),
+    };
+    let mut count = 0;
+    for address in &plan.order {
+        let r = by_address[address.as_str()];
+        if r.cloud() != peerctl::cloud::Cloud::Gcp {
+            continue;
+        }
+        count += 1;
+        let a = &r.attributes;
+        let project = text(&a["project"]);
+        assert_eq!(project, P);
+        let network = || format!("global/networks/{}", text(&a["network"]));
+        let regional = |coll: &str| format!("projects/{P}/regions/{}/{coll}/{}", r.region, r.name);
+        let global = |coll: &str| format!("projects/{P}/global/{coll}/{}", r.name);
+        let id = match r.kind {
+            Kind::GcpVpnGateway => {
+                done(
+                    g.gws
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(VpnGateway::new().set_name(&r.name).set_network(network()))
+                        .poller(),
+                )
+                .await;
+                regional("vpnGateways")
+            }
+            Kind::GcpRouter => {
+                done(
+                    g.routers
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(
+                            Router::new()
+                                .set_name(&r.name)
+                                .set_network(network())
+                                .set_bgp(
+                                RouterBgp::new()
+                                    .set_asn(int(&a["asn"]) as u32)
+                                    .set_advertise_mode(text(&a["advertise_mode"]).as_str())
+                                    .set_keepalive_interval(int(&a["keepalive_seconds"]) as u32),
+                            ),
+                        )
+                        .poller(),
+                )
+                .await;
+                regional("routers")
+            }
+            Kind::GcpExternalVpnGateway => {
+                let Value::List(ifaces) = &a["interfaces"] else {
+                    panic!("interfaces")
+                };
+                let ifaces: Vec<ExternalVpnGatewayInterface> = ifaces
+                    .iter()
+                    .map(|i| {
+                        let Value::Map(i) = i else {
+                            panic!("interface")
+                        };
+                        ExternalVpnGatewayInterface::new()
+                            .set_id(int(&i["id"]) as u32)
+                            .set_ip_address(resolve(&outputs, &i["ip_address"]))
+                    })
+                    .collect();
+                done(
+                    g.ext
+                        .insert()
+                        .set_project(P)
+                        .set_body(
+                            ExternalVpnGateway::new()
+                                .set_name(&r.name)
+                                .set_redundancy_type(text(&a["redundancy_type"]).as_str())
+                                .set_interfaces(ifaces),
+                        )
+                        .poller(),
+                )
+                .await;
+                global("externalVpnGateways")
+            }
+            Kind::GcpVpnTunnel => {
+                let mut t = VpnTunnel::new()
+                    .set_name(&r.name)
+                    .set_shared_secret(secret(&a["shared_secret"]))
+                    .set_ike_version(int(&a["ike_version"]) as i32)
+                    .set_local_traffic_selector(strs(&a["local_traffic_selector"]))
+                    .set_remote_traffic_selector(strs(&a["remote_traffic_selector"]));
+                if let Some(gw) = a.get("vpn_gateway") {
+                    t = t
+                        .set_vpn_gateway(resolve(&outputs, gw))
+                        .set_vpn_gateway_interface(int(&a["vpn_gateway_interface"]) as i32)
+                        .set_peer_external_gateway(resolve(&outputs, &a["peer_external_gateway"]))
+                        .set_peer_external_gateway_interface(int(
+                            &a["peer_external_gateway_interface"]
+                        ) as i32)
+                        .set_router(resolve(&outputs, &a["router"]));
+                } else {
+                    t = t
+                        .set_target_vpn_gateway(resolve(&outputs, &a["target_vpn_gateway"]))
+                        .set_peer_ip(resolve(&outputs, &a["peer_ip"]));
+                }
+                done(
+                    g.tunnels
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(t)
+                        .poller(),
+                )
+                .await;
+                regional("vpnTunnels")
+            }
+            Kind::GcpRouterInterface | Kind::GcpRouterPeer => {
+                let router_path = resolve(&outputs, &a["router"]);
+                let router_name = router_path.rsplit('/').next().unwrap().to_string();
+                let mut router = g
+                    .routers
+                    .get()
+                    .set_project(P)
+                    .set_region(&r.region)
+                    .set_router(&router_name)
+                    .send()
+                    .await
+                    .unwrap();
+                if r.kind == Kind::GcpRouterInterface {
+                    router.interfaces.push(
+                        RouterInterface::new()
+                            .set_name(&r.name)
+                            .set_ip_range(text(&a["ip_range"]))
+                            .set_linked_vpn_tunnel(resolve(&outputs, &a["linked_vpn_tunnel"])),
+                    );
+                } else {
+                    router.bgp_peers.push(
+                        RouterBgpPeer::new()
+                            .set_name(&r.name)
+                            .set_interface_name(text(&a["interface_name"]))
+                            .set_ip_address(text(&a["ip_address"]))
+                            .set_peer_ip_address(text(&a["peer_ip_address"]))
+                            .set_peer_asn(int(&a["peer_asn"]) as u32)
+                            .set_advertise_mode(text(&a["advertise_mode"]).as_str())
+                            .set_advertised_route_priority(
+                                int(&a["advertised_route_priority"]) as u32
+                            ),
+                    );
+                }
+                done(
+                    g.routers
+                        .patch()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_router(&router_name)
+                        .set_body(
+                            Router::new()
+                                .set_interfaces(router.interfaces)
+                                .set_bgp_peers(router.bgp_peers),
+                        )
+                        .poller(),
+                )
+                .await;
+                format!("{router_path}#{}", r.name)
+            }
+            Kind::GcpAddress => {
+                assert_eq!(text(&a["address_type"]), "EXTERNAL");
+                done(
+                    g.addrs
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(Address::new().set_name(&r.name))
+                        .poller(),
+                )
+                .await;
+                let ip = g
+                    .addrs
+                    .get()
+                    .set_project(P)
+                    .set_region(&r.region)
+                    .set_address(&r.name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .address
+                    .unwrap();
+                outputs.insert((r.address.clone(), "address".into()), ip);
+                regional("addresses")
+            }
+            Kind::GcpTargetVpnGateway => {
+                done(
+                    g.tgws
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(
+                            TargetVpnGateway::new()
+                                .set_name(&r.name)
+                                .set_network(network()),
+                        )
+                        .poller(),
+                )
+                .await;
+                regional("targetVpnGateways")
+            }
+            Kind::GcpForwardingRule => {
+                let mut rule = ForwardingRule::new()
+                    .set_name(&r.name)
+                    .set_ip_protocol(text(&a["ip_protocol"]).as_str())
+                    .set_ip_address(resolve(&outputs, &a["ip_address"]))
+                    .set_target(resolve(&outputs, &a["target"]));
+                if let Some(p) = a.get("port_range") {
+                    rule = rule.set_port_range(text(p));
+                }
+                done(
+                    g.fwd
+                        .insert()
+                        .set_project(P)
+                        .set_region(&r.region)
+                        .set_body(rule)
+                        .poller(),
+                )
+                .await;
+                regional("forwardingRules")
+            }
+            Kind::GcpRoute => {
+                done(
+                    g.routes
+                        .insert()
+                        .set_project(P)
+                        .set_body(
+                            Route::new()
+                                .set_name(&r.name)
+                                .set_network(network())
+                                .set_dest_range(text(&a["dest_range"]))
+                                .set_next_hop_vpn_tunnel(resolve(
+                                    &outputs,
+                                    &a["next_hop_vpn_tunnel"],
+                                ))
+                                .set_priority(int(&a["priority"]) as u32),
+                        )
+                        .poller(),
+                )
+                .await;
+                global("routes")
+            }
+            Kind::GcpFirewall => {
+                let Value::List(allowed) = &a["allowed"] else {
+                    panic!("allowed")
+                };
+                let allowed: Vec<firewall::Allowed> = allowed
+                    .iter()
+                    .map(|e| {
+                        let Value::Map(e) = e else { panic!("entry") };
+                        let mut x =
+                            firewall::Allowed::new().set_ip_protocol(text(&e["ip_protocol"]));
+                        if let Some(p) = e.get("ports") {
+                            x = x.set_ports(strs(p));
+                        }
+                        x
+                    })
+                    .collect();
+                done(
+                    g.fws
+                        .insert()
+                        .set_project(P)
+                        .set_body(
+                            Firewall::new()
+                                .set_name(&r.name)
+                                .set_network(network())
+                                .set_direction(text(&a["direction"]).as_str())
+                                .set_priority(int(&a["priority"]) as i32)
+                                .set_source_ranges(strs(&a["source_ranges"]))
+                                .set_allowed(allowed),
+                        )
+                        .poller(),
+                )
+                .await;
+                global("firewalls")
+            }
+            other => panic!("unexpected GCP kind {other}"),
+        };
+        outputs.insert((r.address.clone(), "id".into()), id);
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_applying_the_gcp_part_of_a_plan_created_resources_equals_its_gcp_resources() {
+    use rand_core::SeedableRng;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/triangle.yaml");
+    let topo = peerctl::topology::parse(path, &std::fs::read_to_string(path).unwrap()).unwrap();
+    let plan = peerctl::plan::plan(
+        &topo,
+        &peerctl::state::State::empty(),
+        &peerctl::plan::templates::Templates::embedded().unwrap(),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+    )
+    .unwrap();
+    let sb = common::start(topo).await;
+    let url = sb.url();
+    let g = gcp(&url).await;
+    assert_eq!(
+        admin(&url, "GET", "/_sandbox/stats", "").await["created_resources"],
+        0
+    );
+    let planned = apply_gcp_part(&g, &plan).await;
+    let kinds: std::collections::BTreeSet<_> = plan
+        .resources
+        .iter()
+        .filter(|r| r.cloud() == peerctl::cloud::Cloud::Gcp)
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(kinds.len(), 11, "every GCP kind is exercised: {kinds:?}");
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], planned, "{stats}");
+
+    // The router holds the plan's four interfaces and peers; dropping one peer is one
+    // resource fewer.
+    let router = plan
+        .resources
+        .iter()
+        .find(|r| r.kind == peerctl::plan::resource::Kind::GcpRouter)
+        .unwrap();
+    let current = g
+        .routers
+        .get()
+        .set_project(P)
+        .set_region(&router.region)
+        .set_router(&router.name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((current.interfaces.len(), current.bgp_peers.len()), (4, 4));
+    let mut peers = current.bgp_peers.clone();
+    peers.pop();
+    done(
+        g.routers
+            .patch()
+            .set_project(P)
+            .set_region(&router.region)
+            .set_router(&router.name)
+            .set_body(Router::new().set_bgp_peers(peers))
+            .poller(),
+    )
+    .await;
+    let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
+    assert_eq!(stats["created_resources"], planned - 1, "{stats}");
+    sb.stop().await;
+}
