@@ -44,7 +44,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let args = Cli::parse_from(sandbox_flag_without_value(std::env::args_os()));
+    // clap exits 2 on a usage error, which a pipeline using --detailed-exitcode would read
+    // as "changes exist": usage errors exit 1 like every other error.
+    let args = match Cli::try_parse_from(sandbox_flag_without_value(std::env::args_os())) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
     cli::init_logging(args.verbose);
     let result = match args.command {
         Command::Plan(a) => cli::plan::run(a),

@@ -253,3 +253,26 @@ fn reset_is_persisted_under_the_data_dir() {
         "a restart must not bring back what reset removed"
     );
 }
+
+#[test]
+fn usage_errors_exit_1_so_that_2_always_means_changes() {
+    for args in [
+        &["plan", "--bogus"][..],
+        &["plan"],
+        &["sandbox", "serve"],
+        &["graph", "-f", TRIANGLE, "--format", "png"],
+        &[],
+    ] {
+        let out = peerctl().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "peerctl {args:?}");
+        assert!(!out.stderr.is_empty(), "peerctl {args:?} says why");
+    }
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["sandbox", "serve", "--help"],
+    ] {
+        let out = peerctl().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "peerctl {args:?}");
+    }
+}
