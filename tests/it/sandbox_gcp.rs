@@ -1184,14 +1184,29 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_google_cloud_compute_client_drives_the_sandbox() {
-    let sb = start().await;
+    // Time scale 1: every operation the script starts is RUNNING until it moves the clock,
+    // so the library's operation polling has to reach the sandbox to see it DONE.
+    let sb = common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
     let url = sb.url();
     let out = tokio::task::spawn_blocking(move || common::run_python("gcp_client.py", &[&url]))
         .await
         .unwrap();
     assert!(out.contains("ok"), "{out}");
     let stats = admin(&sb.url(), "GET", "/_sandbox/stats", "").await;
-    assert!(stats["clouds"]["gcp"]["operations"]["vpnTunnels.insert"].as_u64() >= Some(2));
+    let ops = &stats["clouds"]["gcp"]["operations"];
+    assert!(ops["vpnTunnels.insert"].as_u64() >= Some(2));
+    // The library polled the sandbox, not compute.googleapis.com.
+    assert!(ops["regionOperations.get"].as_u64() >= Some(10), "{ops}");
+    assert!(ops["globalOperations.get"].as_u64() >= Some(3), "{ops}");
+    assert!(ops["globalOperations.wait"].as_u64() >= Some(2), "{ops}");
+    assert!(ops["regionOperations.wait"].as_u64() >= Some(1), "{ops}");
     sb.stop().await;
 }
 

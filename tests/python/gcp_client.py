@@ -3,10 +3,21 @@ transport, model objects) does what peerctl needs on GCP and checks the results.
 
 Usage: gcp_client.py SANDBOX_URL
 The sandbox must be seeded with tests/it's triangle plus edge-vpc (10.40.0.0/16) in
-acme-net/us-central1 (tests/it/sandbox_gcp.rs). Prints "ok" on success.
+acme-net/us-central1 (tests/it/sandbox_gcp.rs) and run at a time scale that keeps
+operations RUNNING (e.g. 1): every insert, patch and delete is checked RUNNING, then the
+sandbox clock is moved (POST /_sandbox/clock) and the library's own operation polling takes
+it to DONE on the sandbox. Prints "ok" on success.
+
+The library's operation polling ignores `api_endpoint`: each client's REST transport builds
+its RegionOperationsClient / GlobalOperationsClient lazily with default options, so it polls
+compute.googleapis.com. `on_sandbox` hands each transport operations clients built with the
+same options (see docs/sandbox-gcp.md, "Python clients").
 """
 
+import json
 import sys
+import threading
+import urllib.request
 
 from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
@@ -17,21 +28,58 @@ P, R = "acme-net", "us-central1"
 SECRET = "Tq3Lm8Zx2Wc7Vb5Nr1Ks4Hd9Gf6Jp0Ya"
 KW = {"credentials": AnonymousCredentials(), "client_options": {"api_endpoint": URL}}
 
+region_operations = c.RegionOperationsClient(**KW)
+global_operations = c.GlobalOperationsClient(**KW)
+
+
+def on_sandbox(client):
+    """Makes the ExtendedOperation that `client`'s insert/patch/delete return poll the
+    sandbox: the transport caches its operations clients in `_extended_operations_services`
+    (google-cloud-compute 1.x), keyed "region_operations" / "global_operations"."""
+    services = getattr(client._transport, "_extended_operations_services", None)
+    assert isinstance(services, dict), "google-cloud-compute changed how it builds operation clients"
+    services["region_operations"] = region_operations
+    services["global_operations"] = global_operations
+    return client
+
+
 networks = c.NetworksClient(**KW)
-gateways = c.VpnGatewaysClient(**KW)
-externals = c.ExternalVpnGatewaysClient(**KW)
-routers = c.RoutersClient(**KW)
-tunnels = c.VpnTunnelsClient(**KW)
-targets = c.TargetVpnGatewaysClient(**KW)
-addresses = c.AddressesClient(**KW)
-rules = c.ForwardingRulesClient(**KW)
-routes = c.RoutesClient(**KW)
-firewalls = c.FirewallsClient(**KW)
+gateways = on_sandbox(c.VpnGatewaysClient(**KW))
+externals = on_sandbox(c.ExternalVpnGatewaysClient(**KW))
+routers = on_sandbox(c.RoutersClient(**KW))
+tunnels = on_sandbox(c.VpnTunnelsClient(**KW))
+targets = on_sandbox(c.TargetVpnGatewaysClient(**KW))
+addresses = on_sandbox(c.AddressesClient(**KW))
+rules = on_sandbox(c.ForwardingRulesClient(**KW))
+routes = on_sandbox(c.RoutesClient(**KW))
+firewalls = on_sandbox(c.FirewallsClient(**KW))
+
+
+def admin(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method,
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.load(resp)
+
+
+def advance_clock(ms=3_600_000):
+    """Moves sandbox time past any provisioning latency (an hour)."""
+    admin("POST", "/_sandbox/clock", {"advance_ms": ms})
+
+
+def polls(method):
+    return admin("GET", "/_sandbox/stats")["clouds"]["gcp"]["operations"].get(method, 0)
 
 
 def wait(op):
+    """The operation is RUNNING when returned; once the clock has moved, the library's own
+    polling (regionOperations/globalOperations.get on the sandbox) sees it DONE."""
+    assert op.status == c.Operation.Status.RUNNING, op.status
+    advance_clock()
     op.result(timeout=30)
     assert op.done(), op
+    assert op.status == c.Operation.Status.DONE, op.status
     assert not op.error_code, (op.error_code, op.error_message)
 
 
@@ -123,7 +171,36 @@ assert list(fw.source_ranges) == ["10.30.0.0/16", "10.31.0.0/16"], fw
 assert fw.priority == 1000 and fw.allowed[0].ports == ["443"], fw
 listed = list(firewalls.list(request=c.ListFirewallsRequest(project=P, filter='name = "py-allow-azure"')))
 assert [f.name for f in listed] == ["py-allow-azure"], listed
-wait(firewalls.delete(project=P, firewall="py-allow-azure"))
+listed = list(firewalls.list(request=c.ListFirewallsRequest(project=P, filter="name eq py-allow-.*")))
+assert [f.name for f in listed] == ["py-allow-azure"], listed
+try:
+    list(firewalls.list(request=c.ListFirewallsRequest(project=P, filter="()")))
+    raise AssertionError("an empty filter expression was accepted")
+except exceptions.BadRequest:
+    pass
+
+# A global delete polled by the library while it is still RUNNING: the clock moves only
+# after the first poll, so the library sees RUNNING, sleeps, and polls again to DONE.
+op = firewalls.delete(project=P, firewall="py-allow-azure")
+assert op.status == c.Operation.Status.RUNNING, op.status
+before = polls("globalOperations.get")
+timer = threading.Timer(0.3, advance_clock)
+timer.start()
+op.result(timeout=30)
+timer.join()
+assert op.status == c.Operation.Status.DONE and not op.error_code, op
+assert polls("globalOperations.get") - before >= 2, "polled RUNNING, then DONE"
+
+# The public route: poll a regional operation with an operations client of our own (wait).
+op = routes.delete(project=P, route="py-to-azure")
+assert op.status == c.Operation.Status.RUNNING, op.status
+assert global_operations.wait(project=P, operation=op.name).status == c.Operation.Status.RUNNING
+advance_clock()
+assert global_operations.wait(project=P, operation=op.name).status == c.Operation.Status.DONE
+op = tunnels.delete(project=P, region=R, vpn_tunnel="py-classic")
+advance_clock()
+done = region_operations.wait(project=P, region=R, operation=op.name)
+assert done.status == c.Operation.Status.DONE and not done.error, done
 
 # Errors arrive as the library's typed exceptions.
 try:
