@@ -275,7 +275,8 @@ impl AwsCloud {
     }
 
     /// The security groups peerctl manages in a VPC: the topology's list when it gave one
-    /// (an id missing from the world is `Err(id)`), else the default group.
+    /// (an id missing from the world is `Err(id)`), else every group of the VPC (default
+    /// first), as the topology format documents.
     pub fn managed_security_groups(&self, vpc: &Vpc) -> Vec<Result<&SecurityGroup, String>> {
         match &vpc.managed_security_groups {
             Some(ids) => ids
@@ -287,9 +288,19 @@ impl AwsCloud {
                         .ok_or_else(|| id.clone())
                 })
                 .collect(),
-            None => vec![self
-                .default_security_group(&vpc.id)
-                .ok_or_else(|| "default".to_string())],
+            None => {
+                let mut groups: Vec<&SecurityGroup> = self
+                    .security_groups
+                    .values()
+                    .filter(|g| g.vpc_id == vpc.id)
+                    .collect();
+                groups.sort_by_key(|g| g.name != "default");
+                if groups.is_empty() {
+                    vec![Err("default".to_string())]
+                } else {
+                    groups.into_iter().map(Ok).collect()
+                }
+            }
         }
     }
 

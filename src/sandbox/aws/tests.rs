@@ -981,6 +981,39 @@ fn ingress_is_judged_by_the_managed_groups_and_a_deny_names_the_group_lacking_a_
 }
 
 #[test]
+fn without_a_topology_list_every_security_group_of_the_vpc_is_judged() {
+    let mut w = managed_world(&[SG_X, SG_Y]);
+    w.aws.vpcs.get_mut(VPC).unwrap().managed_security_groups = None;
+    let key = format!("aws:{VPC}");
+    let src = "10.20.0.5".parse().unwrap();
+    let https = Flow {
+        proto: Proto::Tcp,
+        port: Some(443),
+    };
+    let default = w.aws.default_security_group(VPC).unwrap().id.clone();
+    for sg in [default.as_str(), SG_X] {
+        let (s, b) = call(
+            &mut w,
+            1,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", sg),
+                ("IpPermissions.1.IpProtocol", "tcp"),
+                ("IpPermissions.1.FromPort", "443"),
+                ("IpPermissions.1.ToPort", "443"),
+                ("IpPermissions.1.IpRanges.1.CidrIp", "10.20.0.0/16"),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+    // The default group and SG_X admit the flow; SG_Y, also in the VPC, does not.
+    match w.aws.ingress(&key, src, https) {
+        FwDecision::Deny { rule } => assert!(rule.contains(SG_Y), "{rule}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn created_resources_counts_like_the_planner_counts_its_aws_kinds() {
     let mut w = managed_world(&[SG_X, SG_Y]);
     let ok = |(s, b): (u16, String)| assert_eq!(s, 200, "{b}");
