@@ -1400,6 +1400,7 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
     }
     let err = raw_get(&url, &format!("{region}/vpnTunnels/nope")).await;
     captured.push(serde_json::json!({"schema": "#error", "path": "missing", "body": err}));
+    captured.extend(running_operation_samples().await);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gcp_samples.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&captured).unwrap()).unwrap();
@@ -1412,6 +1413,80 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
         "{out}"
     );
     sb.stop().await;
+}
+
+/// Any Compute call as raw JSON (for the shapes the SDK hides: an insert's own response).
+async fn raw(url: &str, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let u = format!("{url}/compute/v1/{path}");
+    let req = match method {
+        "POST" => http
+            .post(u)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+        "DELETE" => http.delete(u),
+        _ => http.get(u),
+    };
+    let text = req.send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Operation bodies as a time-scaled sandbox gives them: a global and a regional insert
+/// while RUNNING, `wait` while RUNNING and once DONE, a RUNNING delete, for the
+/// conformance check.
+async fn running_operation_samples() -> Vec<serde_json::Value> {
+    let sb = common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let url = sb.url();
+    let region = format!("projects/{P}/regions/{R}");
+    let global = format!("projects/{P}/global");
+    let mut out = Vec::new();
+    let mut sample = |path: String, method: &str, status: &str, body: serde_json::Value| {
+        assert_eq!(body["status"], status, "{method} {path}: {body}");
+        out.push(
+            serde_json::json!({"schema": "Operation", "path": path, "method": method,
+            "status": status, "body": body}),
+        );
+    };
+    let path = format!("{global}/firewalls");
+    let fw = raw(
+        &url,
+        "POST",
+        &path,
+        serde_json::json!({"name": "conf-fw",
+        "network": "global/networks/prod-vpc", "sourceRanges": ["10.30.0.0/16"],
+        "allowed": [{"IPProtocol": "icmp"}]}),
+    )
+    .await;
+    sample(path, "POST", "RUNNING", fw);
+    let path = format!("{region}/vpnGateways");
+    let gw = raw(
+        &url,
+        "POST",
+        &path,
+        serde_json::json!({"name": "conf-gw",
+        "network": "global/networks/prod-vpc"}),
+    )
+    .await;
+    let op = format!("{region}/operations/{}", gw["name"].as_str().unwrap());
+    sample(path, "POST", "RUNNING", gw);
+    let wait = format!("{op}/wait");
+    let body = raw(&url, "POST", &wait, serde_json::json!({})).await;
+    sample(wait.clone(), "POST", "RUNNING", body);
+    sb.sandbox.advance_clock(3_600_000);
+    let body = raw(&url, "POST", &wait, serde_json::json!({})).await;
+    sample(wait, "POST", "DONE", body);
+    let path = format!("{region}/vpnGateways/conf-gw");
+    let del = raw(&url, "DELETE", &path, serde_json::Value::Null).await;
+    sample(path, "DELETE", "RUNNING", del);
+    sb.stop().await;
+    out
 }
 
 fn op_status(op: &Operation) -> String {
