@@ -29,11 +29,15 @@ impl<'f> Ctx<'f> {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        let mut field = field.into();
+        if field.is_empty() {
+            field = super::DOCUMENT.to_string();
+        }
         self.diags.push(Diagnostic {
             file: self.file.to_string(),
             line: span.line,
             col: span.col,
-            field: field.into(),
+            field,
             message: message.into(),
             hint,
         });

@@ -18,12 +18,15 @@ pub struct Diagnostic {
     pub file: String,
     pub line: usize,
     pub col: usize,
-    /// The field's path, e.g. `networks[1].cidrs[0]`.
+    /// The field's path, e.g. `networks[1].cidrs[0]`; [`DOCUMENT`] for the file as a whole.
     pub field: String,
     pub message: String,
     /// What would fix it, when that is obvious.
     pub hint: Option<String>,
 }
+
+/// The field of a diagnostic about the whole file (empty, not a mapping, a second document).
+pub const DOCUMENT: &str = "(document)";
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +58,9 @@ pub enum TopologyError {
 /// Parses and validates topology text. `file` is only used in diagnostics.
 /// Every problem is collected; the error lists them sorted by position.
 pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
+    // Editors on Windows may start UTF-8 files with a byte-order mark; it is not content, and
+    // line 1's columns count from after it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut ctx = decode::Ctx::new(file);
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -68,12 +74,7 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
             return Err(TopologyError::Invalid(ctx.diags));
         }
         Err(e) => {
-            ctx.error(
-                e.span,
-                e.path,
-                format!("YAML syntax: {}", e.message),
-                Some("fix the YAML at this position; nothing else was checked".into()),
-            );
+            ctx.error(e.span, e.path, e.message, Some(e.hint));
             return Err(TopologyError::Invalid(ctx.diags));
         }
     };

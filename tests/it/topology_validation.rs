@@ -320,8 +320,39 @@ fn yaml_syntax_error_reports_position_and_field() {
 
 #[test]
 fn empty_file_is_an_error_at_its_start() {
-    let d = only("# nothing here\n", "", "no topology");
+    let d = only("# nothing here\n", "(document)", "no topology");
     assert_eq!((d.line, d.col), (1, 1));
+    assert_eq!(
+        d.to_string(),
+        "t.yaml:1:1: (document): the file holds no topology (fix: start from \
+         topologies/triangle.yaml)"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_mapping_is_reported_for_the_document() {
+    let d = only("- a\n- b\n", "(document)", "expected a topology");
+    assert_eq!((d.line, d.col), (1, 1));
+}
+
+#[test]
+fn a_second_document_is_reported_for_the_document() {
+    let text = format!("{BASE}---\nversion: 1\n");
+    let d = only(&text, "(document)", "one YAML document");
+    assert_eq!(d.line, line_of(&text, "---"));
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_ignored() {
+    let t = parse(&format!("\u{feff}{BASE}")).unwrap();
+    assert_eq!(t.networks.len(), 3);
+    // Columns of line 1 count from after the mark.
+    let d = only(
+        &format!("\u{feff}{}", with("version: 1", "version: 2")),
+        "version",
+        "unsupported format version 2",
+    );
+    assert_eq!((d.line, d.col), (1, 10));
 }
 
 #[test]
@@ -364,11 +395,192 @@ fn field_of_another_cloud_names_its_owner() {
 }
 
 #[test]
-fn missing_field_points_at_the_network() {
+fn missing_field_points_at_the_first_key_of_the_network() {
     let text = with("    vpc_id: vpc-0a1b2c3d4e5f60789\n", "");
     let d = only(&text, "networks[0].vpc_id", "missing field `vpc_id`");
     assert_eq!(d.line, line_of(&text, "name: aws-use1"));
+    assert_eq!(d.col, col_of(&text, "name: aws-use1"));
     assert!(hint(&d).contains("vpc_id:"), "{d}");
+}
+
+#[test]
+fn missing_field_of_a_network_starting_on_the_next_line_points_at_its_first_key() {
+    let text = with("  - name: gcp-usc1\n", "  -\n    name: gcp-usc1\n").replacen(
+        "    network: prod-vpc\n",
+        "",
+        1,
+    );
+    let d = only(&text, "networks[1].network", "missing field `network`");
+    assert_eq!(d.line, line_of(&text, "name: gcp-usc1"));
+    assert_eq!(d.col, 5);
+}
+
+#[test]
+fn missing_field_of_a_link_points_at_its_first_key() {
+    let text = with("  - between: [gcp-usc1, az-eus]\n", "  - allow: [icmp]\n");
+    let d = only(&text, "links[2].between", "missing field `between`");
+    assert_eq!(d.line, line_of(&text, "- allow: [icmp]"));
+    assert_eq!(d.col, col_of(&text, "allow: [icmp]"));
+}
+
+#[test]
+fn missing_top_level_field_points_at_the_first_key_of_the_file() {
+    let text = BASE.replacen("name: prod-mesh\n", "", 1);
+    let d = only(&text, "name", "missing field `name`");
+    assert_eq!((d.line, d.col), (1, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Empty values: reported on the key's line, just after its colon
+
+#[test]
+fn an_empty_region_is_reported_on_its_own_line() {
+    let text = with("    region: us-east-1\n", "    region:\n");
+    let d = only(
+        &text,
+        "networks[0].region",
+        "expected a string, found nothing",
+    );
+    assert_eq!((d.line, d.col), (6, 12));
+}
+
+#[test]
+fn an_empty_cidrs_list_is_reported_on_its_own_line() {
+    let text = with("    cidrs: [10.10.0.0/16]\n", "    cidrs:\n");
+    let d = only(
+        &text,
+        "networks[0].cidrs",
+        "expected a list of CIDRs, found nothing",
+    );
+    assert_eq!((d.line, d.col), (8, 11));
+}
+
+#[test]
+fn an_empty_value_on_the_last_line_is_reported_on_that_line() {
+    let text = format!("{BASE}    asn:");
+    let last = text.lines().count();
+    let d = only(&text, "links[2].asn", "unknown field `asn`");
+    assert_eq!((d.line, d.col), (last, 5));
+    // The same key without a trailing newline, on a network: the value's position.
+    let text = with(
+        "    gateway_subnet: 10.30.255.0/27\nlinks:\n  - between: [aws-use1, gcp-usc1]\n  - between: [aws-use1, az-eus]\n    allow: [tcp/443, tcp/5432, icmp]\n  - between: [gcp-usc1, az-eus]\n",
+        "    gateway_subnet: 10.30.255.0/27\n    asn:",
+    );
+    let d = only(
+        &text,
+        "networks[2].asn",
+        "expected a whole number, found nothing",
+    );
+    assert_eq!((d.line, d.col), (text.lines().count(), 9));
+}
+
+#[test]
+fn an_empty_topology_name_is_reported_on_line_2() {
+    let d = only(
+        &with("name: prod-mesh", "name:"),
+        "name",
+        "expected a string, found nothing",
+    );
+    assert_eq!((d.line, d.col), (2, 6));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anchors, aliases and merge keys
+
+#[test]
+fn an_alias_bomb_is_refused_with_its_line() {
+    let text = "\
+version: 1
+a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+";
+    let d = only(text, "f[0]", "alias expansion too large");
+    assert_eq!((d.line, d.col), (7, 8));
+}
+
+#[test]
+fn merge_keys_share_fields_between_networks_and_explicit_fields_win() {
+    let text = BASE
+        .replacen(
+            "  - name: gcp-usc1\n    cloud: gcp\n    project: acme-net\n    region: us-central1\n",
+            "  - &gcp\n    name: gcp-usc1\n    cloud: gcp\n    project: acme-net\n    region: us-central1\n",
+            1,
+        )
+        .replacen(
+            "links:\n",
+            "  - <<: *gcp\n    name: gcp-euw1\n    region: europe-west1\n    network: eu-vpc\n    cidrs: [10.40.0.0/16]\nlinks:\n  - between: [gcp-euw1, az-eus]\n",
+            1,
+        );
+    let t = parse(&text).unwrap();
+    let n = t.networks.iter().find(|n| n.name == "gcp-euw1").unwrap();
+    let Location::Gcp(g) = &n.location else {
+        panic!("gcp-euw1 is not gcp")
+    };
+    assert_eq!(
+        (g.project.as_str(), g.region.as_str(), g.network.as_str()),
+        ("acme-net", "europe-west1", "eu-vpc")
+    );
+    assert_eq!(n.cidrs, ["10.40.0.0/16".parse().unwrap()]);
+}
+
+#[test]
+fn a_merge_key_with_a_list_merges_in_order_earlier_first() {
+    let text = with(
+        "    project: acme-net\n    region: us-central1\n    network: prod-vpc\n",
+        "    <<: [{region: europe-west1, project: acme-net}, {region: us-central1, network: prod-vpc}]\n",
+    );
+    let t = parse(&text).unwrap();
+    let Location::Gcp(g) = &t.networks[1].location else {
+        panic!("not gcp")
+    };
+    assert_eq!(g.region, "europe-west1");
+    assert_eq!(g.network, "prod-vpc");
+}
+
+#[test]
+fn an_error_in_a_merged_field_points_where_it_is_written() {
+    let text = BASE
+        .replacen(
+            "  - name: gcp-usc1\n    cloud: gcp\n    project: acme-net\n",
+            "  - &gcp\n    name: gcp-usc1\n    cloud: gcp\n    project: Acme\n",
+            1,
+        )
+        .replacen(
+            "links:\n",
+            "  - <<: *gcp\n    name: gcp-euw1\n    network: eu-vpc\n    region: europe-west1\n    cidrs: [10.40.0.0/16]\nlinks:\n",
+            1,
+        );
+    let d = errors(&text);
+    let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["networks[1].project", "networks[3].project"],
+        "{d:#?}"
+    );
+    for x in &d {
+        assert_eq!(x.line, line_of(&text, "project: Acme"), "{x}");
+    }
+}
+
+#[test]
+fn a_merge_key_with_a_scalar_is_refused() {
+    let text = with(
+        "    network: prod-vpc\n",
+        "    network: prod-vpc\n    <<: defaults\n",
+    );
+    let d = only(
+        &text,
+        "networks[1].<<",
+        "the merge key `<<` takes a mapping or a list of mappings, found a string",
+    );
+    assert_eq!(d.line, line_of(&text, "<<: defaults"));
+    assert_eq!(d.col, col_of(&text, "defaults"));
 }
 
 #[test]
