@@ -33,6 +33,8 @@ pub struct PlanArgs {
 
 /// A topology file read and validated, with its bytes' digest.
 pub struct Loaded {
+    /// The file as the user named it (for messages).
+    pub path: String,
     pub topology: Topology,
     pub digest: String,
 }
@@ -45,6 +47,7 @@ pub fn load_topology(path: &Path) -> anyhow::Result<Result<Loaded, ExitCode>> {
         .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
     match topology::parse(&path.display().to_string(), &text) {
         Ok(topology) => Ok(Ok(Loaded {
+            path: path.display().to_string(),
             topology,
             digest: saved::digest(&bytes),
         })),
@@ -63,11 +66,17 @@ pub fn load_topology(path: &Path) -> anyhow::Result<Result<Loaded, ExitCode>> {
     }
 }
 
-/// Plans a loaded topology against `state` with an OS-seeded key generator.
-pub fn make_plan(topology: &Topology, state: &State) -> anyhow::Result<Plan> {
+/// Plans a loaded topology against `state` with an OS-seeded key generator. An error about a
+/// place in the topology file is prefixed with `file:line:col:` like a validation diagnostic.
+pub fn make_plan(loaded: &Loaded, state: &State) -> anyhow::Result<Plan> {
     let templates = Templates::embedded().context("embedded connection templates")?;
     let mut rng = rand_chacha::ChaCha20Rng::from_os_rng();
-    Ok(peerctl::plan::plan(topology, state, &templates, &mut rng)?)
+    peerctl::plan::plan(&loaded.topology, state, &templates, &mut rng).map_err(|e| {
+        match e.position() {
+            Some((line, col)) => anyhow::anyhow!("{}:{line}:{col}: {e}", loaded.path),
+            None => e.into(),
+        }
+    })
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -76,7 +85,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let state = State::load(&args.state)?;
-    let plan = make_plan(&loaded.topology, &state)?;
+    let plan = make_plan(&loaded, &state)?;
     if let Some(out) = &args.out {
         let saved = SavedPlan::new(&plan, loaded.digest.clone(), &state);
         state::write_atomic(out, saved.to_json().as_bytes())

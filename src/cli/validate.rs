@@ -18,8 +18,14 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    if let Err(e) = super::plan::make_plan(&loaded.topology, &State::empty()) {
-        eprintln!("{}: {e:#}", args.file.display());
+    if let Err(e) = super::plan::make_plan(&loaded, &State::empty()) {
+        // Positional errors already start with `file:line:col:`.
+        let msg = format!("{e:#}");
+        if msg.starts_with(&loaded.path) {
+            eprintln!("{msg}");
+        } else {
+            eprintln!("{}: {msg}", loaded.path);
+        }
         return Ok(ExitCode::from(1));
     }
     println!(

@@ -9,12 +9,15 @@ use ipnet::Ipv4Net;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 /// Private 16-bit ASNs (RFC 6996) peerctl allocates from.
 pub const ASN_FIRST: u32 = 64512;
 pub const ASN_LAST: u32 = 65534;
+/// Private 32-bit ASNs (RFC 6996), used once the 16-bit range is exhausted.
+pub const ASN32_FIRST: u32 = 4_200_000_000;
+pub const ASN32_LAST: u32 = 4_294_967_294;
 /// ASNs Azure reserves (never allocated, whatever the pair, so that a later switch of an Azure
 /// pair to BGP needs no renumbering).
 pub const AZURE_RESERVED_ASNS: [u32; 8] = [65515, 65517, 65518, 65519, 65520, 8074, 8075, 12076];
@@ -28,9 +31,19 @@ pub enum AllocError {
     #[error("no free {what} left for {scope}")]
     Exhausted { what: &'static str, scope: String },
     #[error(
-        "networks {a} and {b} are linked but both keep ASN {asn} (fixed in the topology or recorded in state); give one of them another asn"
+        "network {network}: asn {asn} is also {} linked network {other}, and BGP needs a distinct ASN on each side; fix: give {network} another asn, or omit it to let peerctl allocate one",
+        if *other_fixed { "set for" } else { "allocated (recorded in state) to" }
     )]
-    AsnConflict { a: String, b: String, asn: u32 },
+    AsnTaken {
+        /// The network whose user-fixed ASN collides.
+        network: String,
+        other: String,
+        asn: u32,
+        /// Position of `network` in the topology file.
+        line: usize,
+        col: usize,
+        other_fixed: bool,
+    },
 }
 
 /// What one link needs allocated.
@@ -171,60 +184,100 @@ pub fn allocate(
     Ok(Allocations { asns, links })
 }
 
-/// One ASN per network (its VGW / Cloud Router / Azure gateway), distinct from every network
-/// it is linked to. Fixed first: recorded in state, then set in the topology; the rest probe
-/// from a hash of the network name.
+/// One ASN per network (its VGW / Cloud Router / Azure gateway). Kept first: set in the
+/// topology, then recorded in state. The rest probe from a hash of the network name for a
+/// value that no other network of the topology or the state holds, so that any two networks
+/// can be linked later without renumbering either; the 16-bit private range first, the 32-bit
+/// one (4200000000–4294967294) once that is full.
+///
+/// Two linked networks can still share a kept ASN when one of them is user-fixed: both fixed
+/// is a topology validation error, one fixed and the other recorded is [`AllocError::AsnTaken`]
+/// (the user's edit, pointing at its line). Two recorded ones (left by an older allocator)
+/// are peerctl's own: the network whose name sorts later is allocated afresh.
 fn allocate_asns(
     topo: &Topology,
     recorded: &Allocations,
 ) -> Result<BTreeMap<String, u32>, AllocError> {
-    let mut neighbours: HashMap<&str, Vec<&str>> = HashMap::new();
-    for l in &topo.links {
-        neighbours.entry(&l.a).or_default().push(&l.b);
-        neighbours.entry(&l.b).or_default().push(&l.a);
-    }
     let mut asns: BTreeMap<String, u32> = BTreeMap::new();
-    let mut free: Vec<&str> = Vec::new();
+    let mut fixed: HashSet<&str> = HashSet::new();
     for n in &topo.networks {
         match (recorded.asns.get(&n.name), n.asn) {
             // A user-set ASN wins over a recorded one: changing it is a deliberate edit.
-            (_, Some(a)) | (Some(&a), None) => {
+            (_, Some(a)) => {
+                asns.insert(n.name.clone(), a);
+                fixed.insert(&n.name);
+            }
+            (Some(&a), None) => {
                 asns.insert(n.name.clone(), a);
             }
-            (None, None) => free.push(&n.name),
+            (None, None) => {}
         }
     }
-    for l in &topo.links {
-        if let (Some(x), Some(y)) = (asns.get(&l.a), asns.get(&l.b)) {
-            if x == y {
-                return Err(AllocError::AsnConflict {
-                    a: l.a.clone(),
-                    b: l.b.clone(),
-                    asn: *x,
+    let mut links: Vec<(&str, &str)> = topo
+        .links
+        .iter()
+        .map(|l| (l.a.as_str(), l.b.as_str()))
+        .collect();
+    links.sort_unstable();
+    for (a, b) in links {
+        let (Some(&x), Some(&y)) = (asns.get(a), asns.get(b)) else {
+            continue;
+        };
+        if x != y {
+            continue;
+        }
+        let network = |name: &str| topo.networks.iter().find(|n| n.name == name);
+        match (fixed.contains(a), fixed.contains(b)) {
+            (false, false) => {
+                asns.remove(a.max(b));
+            }
+            (fa, _) => {
+                let (user, other) = if fa { (a, b) } else { (b, a) };
+                let span = network(user).map(|n| n.span).unwrap_or_default();
+                return Err(AllocError::AsnTaken {
+                    network: user.to_string(),
+                    other: other.to_string(),
+                    asn: x,
+                    line: span.line,
+                    col: span.col,
+                    other_fixed: fixed.contains(other),
                 });
             }
         }
     }
+    // Every ASN the topology or the state holds, also of networks about to be deleted.
+    let mut taken: HashSet<u32> = asns.values().copied().collect();
+    taken.extend(recorded.asns.values().copied());
+    let mut free: Vec<&str> = topo
+        .networks
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| !asns.contains_key(*n))
+        .collect();
     free.sort_unstable();
-    let pool = ASN_LAST - ASN_FIRST + 1;
     for name in free {
-        let taken: BTreeSet<u32> = neighbours
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| asns.get(*n).copied())
-            .collect();
-        let start = (hash64(name) % u64::from(pool)) as u32;
-        let asn = (0..pool)
-            .map(|i| ASN_FIRST + (start + i) % pool)
-            .find(|a| !asn_reserved(*a) && !taken.contains(a))
-            .ok_or_else(|| AllocError::Exhausted {
-                what: "private ASN",
-                scope: format!("network {name}"),
-            })?;
+        let asn = free_asn(hash64(name), &taken).ok_or_else(|| AllocError::Exhausted {
+            what: "private ASN",
+            scope: format!("network {name}"),
+        })?;
+        taken.insert(asn);
         asns.insert(name.to_string(), asn);
     }
     Ok(asns)
+}
+
+/// The first ASN not in `taken` nor reserved, probing from `h` in the 16-bit private range,
+/// then in the 32-bit one.
+fn free_asn(h: u64, taken: &HashSet<u32>) -> Option<u32> {
+    [(ASN_FIRST, ASN_LAST), (ASN32_FIRST, ASN32_LAST)]
+        .into_iter()
+        .find_map(|(first, last)| {
+            let pool = last - first + 1;
+            let start = (h % u64::from(pool)) as u32;
+            (0..pool)
+                .map(|i| first + (start + i) % pool)
+                .find(|a| !asn_reserved(*a) && !taken.contains(a))
+        })
 }
 
 /// Generates pre-shared keys: 32 characters of `[A-Za-z0-9]`, the first a letter (the

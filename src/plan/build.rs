@@ -10,6 +10,12 @@ use crate::state::Allocations;
 use crate::topology::{Allow, Link, Location, Network, Topology};
 use std::collections::{BTreeMap, HashMap};
 
+/// Tunnels of one AWS VPN connection: always two (interop.md §1).
+pub const AWS_TUNNELS_PER_CONNECTION: u8 = 2;
+
+/// The largest ASN EC2 takes as a customer gateway's `BgpAsn`; above it, `BgpAsnExtended`.
+pub const AWS_BGP_ASN_MAX: u32 = 2_147_483_647;
+
 /// Default NSG when a network lists none: one named after the VNet.
 pub fn default_nsg(vnet: &str) -> String {
     format!("{vnet}-nsg")
@@ -216,7 +222,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// A customer gateway per (region, peer IP): `peer` names the peer's address source.
+    /// EC2 caps `BgpAsn` at 2^31-1; a larger (32-bit private) ASN goes in `BgpAsnExtended`.
     fn aws_cgw(&mut self, region: &str, peer: &str, ip: Value, asn: u32) -> String {
+        let asn_attr = if asn > AWS_BGP_ASN_MAX {
+            "bgp_asn_extended"
+        } else {
+            "bgp_asn"
+        };
         self.add(
             Builder::new(
                 Kind::AwsCustomerGateway,
@@ -226,7 +238,7 @@ impl<'a> Ctx<'a> {
             )
             .attr("type", "ipsec.1")
             .attr("ip_address", ip)
-            .attr("bgp_asn", asn)
+            .attr(asn_attr, asn)
             .build(),
         )
     }
@@ -240,7 +252,7 @@ impl<'a> Ctx<'a> {
         vgw: &str,
         cgw: &str,
         static_routes: bool,
-        tunnels: [u8; 2],
+        tunnels: std::ops::Range<u8>,
         tpl: &Template,
     ) -> Result<String, PlanError> {
         let mut list = Vec::new();
@@ -728,8 +740,10 @@ impl<'a> Ctx<'a> {
 
     // ---------------------------------------------------------------- strategies
 
-    /// AWS ↔ GCP, HA VPN with BGP: 2 AWS VPN connections (one per GCP HA interface) = 4
-    /// GCP tunnels; GCP tunnel k = AWS connection k/2, tunnel k%2+1 = allocation index k.
+    /// AWS ↔ GCP, HA VPN with BGP: one AWS VPN connection per GCP HA interface, each with
+    /// [`AWS_TUNNELS_PER_CONNECTION`] tunnels, = the template's tunnel count (4, checked when the
+    /// template is parsed); GCP tunnel k = AWS connection k/2, tunnel k%2+1 = allocation index k,
+    /// on HA interface k/2.
     fn aws_gcp(
         &mut self,
         id: &str,
@@ -747,8 +761,11 @@ impl<'a> Ctx<'a> {
         let (project, region, _) = Self::gcp_loc(gcp)?;
         let gcp_asn = self.asn(&gcp.name)?;
         let aws_asn = self.asn(&aws.name)?;
+        let per = AWS_TUNNELS_PER_CONNECTION;
+        let tunnels = u8::try_from(tpl.tunnels)
+            .map_err(|_| PlanError::Internal("ha-vpn-bgp tunnel count".into()))?;
         let mut conns = Vec::new();
-        for j in 0..2u8 {
+        for j in 0..tunnels / per {
             let cgw = self.aws_cgw(
                 aws.region(),
                 &format!("{}-if{j}", gcp.name),
@@ -763,17 +780,20 @@ impl<'a> Ctx<'a> {
                 &vgw,
                 &cgw,
                 false,
-                [2 * j, 2 * j + 1],
+                per * j..per * (j + 1),
                 &tpl,
             )?);
         }
-        let interfaces = (0..4usize)
+        let interfaces = (0..usize::from(tunnels))
             .map(|k| {
                 Value::Map(BTreeMap::from([
                     ("id".to_string(), Value::Int(k as i64)),
                     (
                         "ip_address".to_string(),
-                        Value::r(&conns[k / 2], &format!("tunnel{}_outside_ip", k % 2 + 1)),
+                        Value::r(
+                            &conns[k / usize::from(per)],
+                            &format!("tunnel{}_outside_ip", k % usize::from(per) + 1),
+                        ),
                     ),
                 ]))
             })
@@ -792,7 +812,7 @@ impl<'a> Ctx<'a> {
             .attr("interfaces", Value::List(interfaces))
             .build(),
         );
-        for k in 0..4u8 {
+        for k in 0..tunnels {
             let inside = self.inside(id, k)?;
             let key = format!("{id}-{k}");
             let tunnel = self.add(
@@ -806,7 +826,7 @@ impl<'a> Ctx<'a> {
                 .link(id)
                 .attr("project", project)
                 .attr("vpn_gateway", Value::r(&ha, "id"))
-                .attr("vpn_gateway_interface", i64::from(k / 2))
+                .attr("vpn_gateway_interface", i64::from(k / per))
                 .attr("peer_external_gateway", Value::r(&ext, "id"))
                 .attr("peer_external_gateway_interface", i64::from(k))
                 .attr("router", Value::r(&router, "id"))
@@ -878,7 +898,16 @@ impl<'a> Ctx<'a> {
             Value::r(&pip, "ip_address"),
             self.asn(&az.name)?,
         );
-        let conn = self.aws_vpn_connection(aws, id, id, &vgw, &cgw, true, [0, 1], &tpl)?;
+        let conn = self.aws_vpn_connection(
+            aws,
+            id,
+            id,
+            &vgw,
+            &cgw,
+            true,
+            0..AWS_TUNNELS_PER_CONNECTION,
+            &tpl,
+        )?;
         for (i, c) in az.cidrs.iter().enumerate() {
             self.add(
                 Builder::new(
@@ -898,7 +927,9 @@ impl<'a> Ctx<'a> {
         self.azure_side(az, link, id, aws, Value::r(&conn, "tunnel1_outside_ip"))
     }
 
-    /// GCP ↔ Azure, static: one classic tunnel on the network's target gateway.
+    /// GCP ↔ Azure, static: one classic tunnel on the network's target gateway (the template's
+    /// tunnel count, which parsing holds at 1: several static tunnels to one Azure site would
+    /// need BGP).
     fn gcp_azure(
         &mut self,
         id: &str,
@@ -907,6 +938,9 @@ impl<'a> Ctx<'a> {
         az: &Network,
     ) -> Result<(), PlanError> {
         let tpl = self.tpl.classic_vpn_static.clone();
+        let route_priority = tpl.routes.as_ref().map(|r| r.gcp_priority).ok_or_else(|| {
+            PlanError::Internal("classic-vpn-static template without routes".into())
+        })?;
         let (tvg, addr, rules) = self.gcp_classic(gcp)?;
         let (_, pip) = self.azure_gw(az)?;
         let (project, region, network) = Self::gcp_loc(gcp)?;
@@ -945,7 +979,7 @@ impl<'a> Ctx<'a> {
                 .attr("network", network)
                 .attr("dest_range", c.to_string())
                 .attr("next_hop_vpn_tunnel", Value::r(&tunnel, "id"))
-                .attr("priority", 1000i64)
+                .attr("priority", route_priority)
                 .build(),
             );
         }

@@ -53,12 +53,13 @@ impl Strategy {
     }
 
     /// Tunnels a link of this strategy has between `a` and `b`: from the template, except that
-    /// an AWS side always builds two (the second one standby on a static link).
+    /// an AWS side always builds one VPN connection's two (the second one standby on a static
+    /// link).
     pub fn tunnels(self, a: Cloud, b: Cloud, t: &Templates) -> u32 {
         match self {
             Strategy::HaVpnBgp => t.ha_vpn_bgp.tunnels,
             Strategy::ClassicVpnStatic if a == Cloud::Aws || b == Cloud::Aws => {
-                t.classic_vpn_static.tunnels.max(2)
+                u32::from(build::AWS_TUNNELS_PER_CONNECTION)
             }
             Strategy::ClassicVpnStatic => t.classic_vpn_static.tunnels,
         }
@@ -84,6 +85,16 @@ pub enum PlanError {
     Graph(#[from] graph::GraphError),
     #[error("internal planner error: {0}")]
     Internal(String),
+}
+
+impl PlanError {
+    /// The topology file position (line, column) the error is about, when it is one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            PlanError::Alloc(alloc::AllocError::AsnTaken { line, col, .. }) => Some((*line, *col)),
+            _ => None,
+        }
+    }
 }
 
 /// One tunnel of a link, as shown to users (`local` = the link's first network).

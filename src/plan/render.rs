@@ -32,24 +32,12 @@ pub fn human(plan: &Plan, topo: &Topology) -> String {
         plan.links.len(),
         plan.resources.len()
     );
-    let region_of: BTreeMap<&str, &str> = plan
-        .resources
-        .iter()
-        .map(|r| (r.address.as_str(), r.region.as_str()))
-        .collect();
     let mut groups: BTreeMap<Group, Vec<&Change>> = BTreeMap::new();
     for c in &plan.changes {
         let g = match (&c.link, &c.network) {
             (Some(l), _) => Group::Link(l.clone()),
             (None, Some(n)) => Group::Network(n.clone()),
-            (None, None) => Group::Region(
-                c.cloud,
-                region_of
-                    .get(c.address.as_str())
-                    .copied()
-                    .unwrap_or("?")
-                    .to_string(),
-            ),
+            (None, None) => Group::Region(c.cloud, c.region.clone()),
         };
         groups.entry(g).or_default().push(c);
     }
@@ -64,10 +52,14 @@ pub fn human(plan: &Plan, topo: &Topology) -> String {
         s.push('\n');
         match g {
             Group::Network(n) => {
-                let where_ = nets
-                    .get(n.as_str())
-                    .map(|n| format!("{}, {}", n.cloud, n.region()))
-                    .unwrap_or_else(|| "removed".into());
+                // A network that left the topology is shown where the state recorded it.
+                let where_ = match (nets.get(n.as_str()), changes.first()) {
+                    (Some(n), _) => format!("{}, {}", n.cloud, n.region()),
+                    (None, Some(c)) => {
+                        format!("no longer in the topology; {}, {}", c.cloud, c.region)
+                    }
+                    (None, None) => "no longer in the topology".into(),
+                };
                 let _ = writeln!(s, "Network {n} ({where_}), shared by its links:");
             }
             Group::Region(c, r) => {
@@ -156,6 +148,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "address": c.address,
             "link": c.link,
             "network": c.network,
+            "region": c.region,
             "attributes": c.attributes,
         })).collect::<Vec<_>>(),
         "links": plan.links.iter().map(|l| json!({

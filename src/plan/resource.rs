@@ -63,6 +63,64 @@ kinds! {
     AzureNsgRule = "azure.nsg_rule", Azure, ["id"];
 }
 
+impl Kind {
+    /// True when a change of attribute `attr` can be applied to an existing resource of this
+    /// kind through the cloud's update API; anything else (every attribute not listed, and
+    /// every reference to another resource's id) recreates it. From the clouds' APIs:
+    /// EC2 ModifyVpnTunnelOptions / ModifyVpnConnectionOptions and security group rule
+    /// replacement, Compute routers.patch and firewalls.patch, ARM PUT on the same name.
+    /// References to ids that the APIs cannot re-point (a VPN connection's VGW or customer
+    /// gateway, a GCP tunnel's gateways and router, an Azure connection's gateways) are
+    /// deliberately absent, so that a replaced dependency replaces its dependents.
+    pub fn updatable(self, attr: &str) -> bool {
+        use Kind::*;
+        matches!(
+            (self, attr),
+            (
+                AwsVpnConnection,
+                "tunnels" | "local_ipv4_network_cidr" | "remote_ipv4_network_cidr"
+            ) | (AwsRoutePropagation, "route_tables")
+                | (
+                    AwsSecurityGroupRule,
+                    "permissions" | "source_cidrs" | "security_groups" | "description"
+                )
+                | (GcpRouter, "asn" | "advertise_mode" | "keepalive_seconds")
+                | (
+                    GcpRouterPeer,
+                    "peer_asn" | "advertise_mode" | "advertised_route_priority"
+                )
+                | (GcpFirewall, "source_ranges" | "allowed" | "priority")
+                | (AzureVpnGateway, "sku")
+                // An LNG's IP and prefixes are updated in place (PUT), so a replaced peer
+                // (new outside or public IP) only updates it.
+                | (
+                    AzureLocalNetworkGateway,
+                    "gateway_ip_address" | "address_prefixes"
+                )
+                | (AzureConnection, "shared_key" | "ipsec_policy")
+                | (
+                    AzureNsgRule,
+                    "direction"
+                        | "access"
+                        | "protocol"
+                        | "priority"
+                        | "source_address_prefixes"
+                        | "destination_address_prefixes"
+                        | "destination_port_ranges"
+                )
+        )
+    }
+
+    /// True when recreating one of this kind's ordering-only dependencies (`depends_on`
+    /// without a reference) also recreates it. Only route propagation: it is enabled for a VGW
+    /// attached to the VPC, so a recreated attachment gets its propagation enabled again rather
+    /// than assuming it survived the detach. A classic tunnel after its forwarding rules, or a
+    /// VPN connection after the attachment, name neither and keep working.
+    pub fn follows_ordering_dependencies(self) -> bool {
+        matches!(self, Kind::AwsRoutePropagation)
+    }
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

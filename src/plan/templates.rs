@@ -53,6 +53,13 @@ pub struct Firewall {
     pub azure_priority_last: u16,
 }
 
+/// Static routes the planner writes for a static link.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Routes {
+    /// Priority of GCP routes to the remote prefixes (0-65535, lower wins).
+    pub gcp_priority: u32,
+}
+
 /// Priorities per link in an NSG: allow tcp, allow udp, allow icmp/all, deny the rest.
 pub const NSG_BLOCK: u16 = 4;
 
@@ -74,6 +81,8 @@ pub struct Template {
     pub traffic_selector_local: String,
     pub traffic_selector_remote: String,
     pub bgp: Option<Bgp>,
+    /// Present for static routing.
+    pub routes: Option<Routes>,
     pub azure: Option<AzureDefaults>,
     pub firewall: Firewall,
 }
@@ -176,6 +185,13 @@ impl Template {
             } else {
                 None
             },
+            routes: if d.present("routes") {
+                Some(Routes {
+                    gcp_priority: d.int("routes.gcp_priority")?,
+                })
+            } else {
+                None
+            },
             azure: if d.present("azure") {
                 Some(AzureDefaults {
                     public_ip_sku: d.str("azure.public_ip_sku")?,
@@ -192,22 +208,178 @@ impl Template {
                 azure_priority_last: d.int("firewall.azure_priority_last")?,
             },
         };
-        if t.ike.version != 2 {
+        t.check(&d)?;
+        Ok(t)
+    }
+
+    /// Refuses any value the planner cannot build: the counts are facts of the strategy, the
+    /// algorithms must be in the lists of all three clouds (and spelled for each by
+    /// [`Template::azure_integrity`] etc.), and the ranges are the clouds' API limits.
+    fn check(&self, d: &Doc<'_>) -> Result<(), TemplateError> {
+        let (routing, tunnels, why) = match self.strategy.as_str() {
+            "ha-vpn-bgp" => (
+                "bgp",
+                4,
+                "HA VPN to AWS is 2 AWS VPN connections of 2 tunnels each, one per GCP HA \
+                 interface (FOUR_IPS_REDUNDANCY external gateway)",
+            ),
+            "classic-vpn-static" => (
+                "static",
+                1,
+                "a static link has one active tunnel: Azure accepts several tunnels to one site \
+                 only with BGP (towards AWS the second AWS tunnel is a standby, not counted)",
+            ),
+            other => {
+                return Err(d.err(
+                    "strategy",
+                    &format!("unknown strategy `{other}`; one of ha-vpn-bgp, classic-vpn-static"),
+                ))
+            }
+        };
+        if self.strategy != d.name {
+            return Err(d.err(
+                "strategy",
+                &format!(
+                    "is `{}`, but this is the {} template",
+                    self.strategy, d.name
+                ),
+            ));
+        }
+        if self.routing != routing {
+            return Err(d.err(
+                "routing",
+                &format!("must be `{routing}` for {}", self.strategy),
+            ));
+        }
+        if self.tunnels != tunnels {
+            return Err(d.err(
+                "tunnels",
+                &format!("must be {tunnels} for {}: {why}", self.strategy),
+            ));
+        }
+        if self.ike.version != 2 {
             return Err(d.err("ike.version", "only IKEv2 is supported by every pairing"));
         }
-        if t.routing == "bgp" && t.bgp.is_none() {
-            return Err(d.err("bgp", "missing (routing is bgp)"));
+        for (p, phase, integrity, lifetime) in [
+            (
+                "ike.phase1",
+                &self.ike.phase1,
+                &["SHA1", "SHA2-256", "SHA2-384"][..],
+                (900, 28800),
+            ),
+            (
+                "ike.phase2",
+                &self.ike.phase2,
+                &["SHA1", "SHA2-256"][..],
+                (900, 3600),
+            ),
+        ] {
+            let group_key = if p == "ike.phase1" {
+                "dh_group"
+            } else {
+                "pfs_group"
+            };
+            one_of(
+                d,
+                &format!("{p}.encryption"),
+                &phase.encryption,
+                &["AES128", "AES256"],
+            )?;
+            one_of(d, &format!("{p}.integrity"), &phase.integrity, integrity)?;
+            if !SUPPORTED_GROUPS.contains(&phase.group) {
+                return Err(d.err(
+                    &format!("{p}.{group_key}"),
+                    &format!(
+                        "group {} is not supported by all three clouds; one of {SUPPORTED_GROUPS:?}",
+                        phase.group
+                    ),
+                ));
+            }
+            in_range(
+                d,
+                &format!("{p}.lifetime_seconds"),
+                phase.lifetime_seconds,
+                lifetime,
+            )?;
         }
-        if t.firewall.azure_priority_first < 100
-            || t.firewall.azure_priority_last > 4096
-            || t.firewall.azure_priority_last < t.firewall.azure_priority_first + NSG_BLOCK
+        in_range(
+            d,
+            "ike.dpd_timeout_seconds",
+            self.ike.dpd_timeout_seconds,
+            (30, 3600),
+        )?;
+        for (f, v) in [
+            ("traffic_selectors.local", &self.traffic_selector_local),
+            ("traffic_selectors.remote", &self.traffic_selector_remote),
+        ] {
+            if v != "0.0.0.0/0" {
+                return Err(d.err(
+                    f,
+                    "must be 0.0.0.0/0: every tunnel is route-based (GCP HA VPN refuses narrower \
+                     selectors)",
+                ));
+            }
+        }
+        match (&self.bgp, routing) {
+            (None, "bgp") => return Err(d.err("bgp", "missing (routing is bgp)")),
+            (Some(b), _) => {
+                one_of(d, "bgp.advertise_mode", &b.advertise_mode, &["DEFAULT"])?;
+                in_range(d, "bgp.keepalive_seconds", b.keepalive_seconds, (20, 60))?;
+                in_range(
+                    d,
+                    "bgp.advertised_route_priority",
+                    b.advertised_route_priority,
+                    (0, 65535),
+                )?;
+            }
+            _ => {}
+        }
+        match (&self.routes, routing) {
+            (None, "static") => return Err(d.err("routes", "missing (routing is static)")),
+            (Some(r), _) => in_range(d, "routes.gcp_priority", r.gcp_priority, (0, 65535))?,
+            _ => {}
+        }
+        match (&self.azure, self.strategy.as_str()) {
+            (None, "classic-vpn-static") => {
+                return Err(d.err("azure", "missing (every static link has an Azure side)"))
+            }
+            (Some(a), _) => {
+                // A Standard static IP is known before the gateway exists, which the plan's
+                // references to it rely on.
+                one_of(d, "azure.public_ip_sku", &a.public_ip_sku, &["Standard"])?;
+                one_of(
+                    d,
+                    "azure.public_ip_allocation",
+                    &a.public_ip_allocation,
+                    &["Static"],
+                )?;
+                one_of(d, "azure.vpn_type", &a.vpn_type, &["RouteBased"])?;
+                if !(1024..=2_147_483_647).contains(&a.sa_data_size_kilobytes) {
+                    return Err(d.err(
+                        "azure.sa_data_size_kilobytes",
+                        "must lie within 1024-2147483647 (Azure's IPsec policy limits)",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        in_range(
+            d,
+            "firewall.gcp_priority",
+            self.firewall.gcp_priority,
+            (0, 65535),
+        )?;
+        let f = &self.firewall;
+        if f.azure_priority_first < 100
+            || f.azure_priority_last > 4096
+            || f.azure_priority_last < f.azure_priority_first + NSG_BLOCK
         {
             return Err(d.err(
                 "firewall.azure_priority_first",
                 "NSG priorities must lie within 100-4096 and hold at least one block of 4",
             ));
         }
-        Ok(t)
+        Ok(())
     }
 
     /// Azure's spelling of an integrity algorithm in an IPsec policy.
@@ -224,6 +396,8 @@ impl Template {
     pub fn azure_dh_group(group: u32) -> String {
         match group {
             14 => "DHGroup14".into(),
+            19 => "ECP256".into(),
+            20 => "ECP384".into(),
             24 => "DHGroup24".into(),
             2 => "DHGroup2".into(),
             g => format!("DHGroup{g}"),
@@ -232,10 +406,38 @@ impl Template {
     pub fn azure_pfs_group(group: u32) -> String {
         match group {
             14 => "PFS2048".into(),
+            19 => "ECP256".into(),
+            20 => "ECP384".into(),
             24 => "PFS24".into(),
             2 => "PFS2".into(),
             g => format!("PFS{g}"),
         }
+    }
+}
+
+/// DH (phase 1) and PFS (phase 2) groups in the lists of AWS, GCP and Azure: MODP 1024 and
+/// 2048, ECP 256 and 384.
+pub const SUPPORTED_GROUPS: [u32; 4] = [2, 14, 19, 20];
+
+fn one_of(d: &Doc<'_>, field: &str, v: &str, allowed: &[&str]) -> Result<(), TemplateError> {
+    if allowed.contains(&v) {
+        Ok(())
+    } else {
+        Err(d.err(
+            field,
+            &format!(
+                "`{v}` is not supported by the planner; one of {}",
+                allowed.join(", ")
+            ),
+        ))
+    }
+}
+
+fn in_range(d: &Doc<'_>, field: &str, v: u32, (lo, hi): (u32, u32)) -> Result<(), TemplateError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(d.err(field, &format!("{v} is outside {lo}-{hi}")))
     }
 }
 
@@ -268,6 +470,162 @@ mod tests {
     #[test]
     fn ikev1_templates_are_refused() {
         let text = HA_VPN_BGP.replace("  version: 2", "  version: 1");
-        assert!(Template::parse("x", &text).is_err());
+        let e = Template::parse("ha-vpn-bgp", &text).unwrap_err();
+        assert!(e.to_string().contains("ike.version"), "{e}");
+    }
+
+    /// Replaces the one line starting with `key:` (after indentation) in `text`.
+    fn set(text: &str, key: &str, value: &str) -> String {
+        let mut hits = 0;
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let t = l.trim_start();
+                if t.starts_with(&format!("{key}:")) {
+                    hits += 1;
+                    format!("{}{key}: {value}", &l[..l.len() - t.len()])
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert_eq!(hits, 1, "{key} in template");
+        out.join("\n") + "\n"
+    }
+
+    #[test]
+    fn values_the_planner_cannot_build_are_refused_naming_template_and_field() {
+        let cases = [
+            ("ha-vpn-bgp", HA_VPN_BGP, "tunnels", "2", "tunnels"),
+            ("ha-vpn-bgp", HA_VPN_BGP, "tunnels", "8", "tunnels"),
+            (
+                "classic-vpn-static",
+                CLASSIC_VPN_STATIC,
+                "tunnels",
+                "2",
+                "tunnels",
+            ),
+            ("ha-vpn-bgp", HA_VPN_BGP, "routing", "static", "routing"),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "strategy",
+                "classic-vpn-static",
+                "strategy",
+            ),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "advertise_mode",
+                "CUSTOM",
+                "bgp.advertise_mode",
+            ),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "keepalive_seconds",
+                "5",
+                "bgp.keepalive_seconds",
+            ),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "local",
+                "10.0.0.0/8",
+                "traffic_selectors.local",
+            ),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "dh_group",
+                "5",
+                "ike.phase1.dh_group",
+            ),
+            (
+                "ha-vpn-bgp",
+                HA_VPN_BGP,
+                "pfs_group",
+                "24",
+                "ike.phase2.pfs_group",
+            ),
+            (
+                "classic-vpn-static",
+                CLASSIC_VPN_STATIC,
+                "gcp_priority",
+                "70000",
+                "firewall.gcp_priority",
+            ),
+            (
+                "classic-vpn-static",
+                CLASSIC_VPN_STATIC,
+                "public_ip_allocation",
+                "Dynamic",
+                "azure.public_ip_allocation",
+            ),
+            (
+                "classic-vpn-static",
+                CLASSIC_VPN_STATIC,
+                "dpd_timeout_seconds",
+                "10",
+                "ike.dpd_timeout_seconds",
+            ),
+        ];
+        for (name, text, key, value, field) in cases {
+            let bad = if key == "gcp_priority" {
+                // Two gcp_priority keys (firewall, routes): change the firewall's.
+                text.replace(
+                    "  gcp_priority: 1000\n  azure",
+                    &format!("  gcp_priority: {value}\n  azure"),
+                )
+            } else {
+                set(text, key, value)
+            };
+            assert_ne!(bad, text, "{key}");
+            let e = Template::parse(name, &bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("template {name}: field {field}:")),
+                "{key}={value}: {e}"
+            );
+        }
+        let cut = CLASSIC_VPN_STATIC.find("\nroutes:").unwrap();
+        let without_routes = format!("{}\n", &CLASSIC_VPN_STATIC[..cut]);
+        let e = Template::parse("classic-vpn-static", &without_routes).unwrap_err();
+        assert!(e.to_string().contains("field routes: missing"), "{e}");
+    }
+
+    #[test]
+    fn route_priority_comes_from_the_template() {
+        let mut t = Templates::embedded().unwrap();
+        assert_eq!(
+            t.classic_vpn_static.routes.as_ref().unwrap().gcp_priority,
+            1000
+        );
+        t.classic_vpn_static.routes = Some(Routes { gcp_priority: 900 });
+        let topo = crate::topology::Topology {
+            version: 1,
+            name: "t".into(),
+            networks: vec![
+                crate::plan::tests::gcp("g", "10.2.0.0/16"),
+                crate::plan::tests::azure("z", "10.3.0.0/16", "10.3.255.0/27"),
+            ],
+            links: vec![crate::plan::tests::link("g", "z", vec![])],
+        };
+        use rand_core::SeedableRng;
+        let p = crate::plan::plan(
+            &topo,
+            &crate::state::State::empty(),
+            &t,
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+        )
+        .unwrap();
+        let route = p
+            .resources
+            .iter()
+            .find(|r| r.address == "gcp.route.g--z-0")
+            .unwrap();
+        assert_eq!(
+            route.attributes["priority"],
+            crate::plan::resource::Value::Int(900)
+        );
     }
 }

@@ -3,10 +3,11 @@
 
 use super::resource::{Kind, Value};
 use super::*;
-use crate::state::{ResourceState, State};
+use crate::state::{Allocations, ResourceState, State};
 use crate::topology::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use std::collections::BTreeMap;
 
 fn span() -> Span {
     Span { line: 1, col: 1 }
@@ -532,14 +533,7 @@ pub(crate) fn applied(p: &Plan) -> State {
     for r in &p.resources {
         s.resources.insert(
             r.address.clone(),
-            ResourceState {
-                kind: r.kind,
-                name: r.name.clone(),
-                id: format!("id-{}", r.address),
-                link: r.link.clone(),
-                attributes: r.attributes.clone(),
-                outputs: Default::default(),
-            },
+            ResourceState::created(r, format!("id-{}", r.address)),
         );
     }
     s
@@ -561,32 +555,34 @@ fn diff_against_a_hand_made_state_creates_updates_replaces_and_deletes() {
     let t = triangle();
     let p = run(&t, &State::empty());
     let mut s = applied(&p);
-    // Gone from the cloud: must be created again.
-    s.resources.remove("gcp.router.gcp1");
+    // Gone from the cloud (nothing references it): must be created again.
+    s.resources.remove("gcp.firewall.az1--gcp1.gcp1");
     // Updatable attribute changed: firewall sources.
     s.resources
         .get_mut("gcp.firewall.aws1--gcp1.gcp1")
         .unwrap()
         .attributes
         .insert("source_ranges".into(), Value::strs(["10.99.0.0/16"]));
-    // Attribute that forces a new resource: the VGW's ASN.
+    // Attribute that forces a new resource: a static route's destination.
     s.resources
-        .get_mut("aws.vpn_gateway.aws1")
+        .get_mut("aws.vpn_connection_route.aws1--az1-0")
         .unwrap()
         .attributes
-        .insert("amazon_side_asn".into(), Value::Int(65000));
+        .insert("destination_cidr_block".into(), Value::from("10.99.0.0/16"));
     // A resource of a link no longer in the topology.
     let mut old = s.resources["azure.connection.aws1--az1"].clone();
     old.link = Some("aws1--old".into());
     s.resources.insert("azure.connection.aws1--old".into(), old);
-    let tpl = Templates::embedded().unwrap();
-    let p2 = plan(&t, &s, &tpl, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let p2 = run(&t, &s);
     let act = |a: &str| p2.changes.iter().find(|c| c.address == a).map(|c| c.action);
-    assert_eq!(act("gcp.router.gcp1"), Some(Action::Create));
+    assert_eq!(act("gcp.firewall.az1--gcp1.gcp1"), Some(Action::Create));
     assert_eq!(act("gcp.firewall.aws1--gcp1.gcp1"), Some(Action::Update));
-    assert_eq!(act("aws.vpn_gateway.aws1"), Some(Action::Replace));
+    assert_eq!(
+        act("aws.vpn_connection_route.aws1--az1-0"),
+        Some(Action::Replace)
+    );
     assert_eq!(act("azure.connection.aws1--old"), Some(Action::Delete));
-    assert_eq!(p2.changes.len(), 4);
+    assert_eq!(p2.changes.len(), 4, "{:#?}", p2.changes);
     assert_eq!(
         p2.summary(),
         Summary {
@@ -604,6 +600,330 @@ fn diff_against_a_hand_made_state_creates_updates_replaces_and_deletes() {
         human.contains("Link aws1--old (no longer in the topology)"),
         "{human}"
     );
+}
+
+fn actions(p: &Plan) -> BTreeMap<&str, (Action, &[String])> {
+    p.changes
+        .iter()
+        .map(|c| (c.address.as_str(), (c.action, c.attributes.as_slice())))
+        .collect()
+}
+
+#[test]
+fn a_replaced_vgw_replaces_or_updates_everything_that_references_it_transitively() {
+    let t = triangle();
+    let s = applied(&run(&t, &State::empty()));
+    let mut t2 = t.clone();
+    t2.networks[0].asn = Some(64999);
+    let p = run(&t2, &s);
+    let a = actions(&p);
+    let replaced = |addr: &str, attr: &str| {
+        let (act, attrs) = a
+            .get(addr)
+            .unwrap_or_else(|| panic!("no change for {addr}"));
+        assert_eq!(*act, Action::Replace, "{addr}");
+        assert!(attrs.contains(&attr.to_string()), "{addr}: {attrs:?}");
+    };
+    replaced("aws.vpn_gateway.aws1", "amazon_side_asn");
+    replaced("aws.vpn_gateway_attachment.aws1", "vpn_gateway_id");
+    replaced("aws.route_propagation.aws1", "vpn_gateway_id");
+    for c in ["aws1--gcp1-0", "aws1--gcp1-1", "aws1--az1"] {
+        replaced(&format!("aws.vpn_connection.{c}"), "vpn_gateway_id");
+    }
+    replaced("aws.vpn_connection_route.aws1--az1-0", "vpn_connection_id");
+    // New AWS outside IPs: GCP's external gateway cannot be edited, Azure's LNG can.
+    replaced("gcp.external_vpn_gateway.aws1--gcp1", "interfaces");
+    for k in 0..4 {
+        replaced(
+            &format!("gcp.vpn_tunnel.aws1--gcp1-{k}"),
+            "peer_external_gateway",
+        );
+        replaced(
+            &format!("gcp.router_interface.aws1--gcp1-{k}"),
+            "linked_vpn_tunnel",
+        );
+        replaced(&format!("gcp.router_peer.aws1--gcp1-{k}"), "interface");
+        assert!(a[format!("gcp.router_peer.aws1--gcp1-{k}").as_str()]
+            .1
+            .contains(&"peer_asn".to_string()));
+    }
+    assert_eq!(
+        a.get("azure.local_network_gateway.aws1--az1"),
+        Some(&(Action::Update, &["gateway_ip_address".to_string()][..]))
+    );
+    // Nothing else: the LNG keeps its id, the CGWs name GCP's and Azure's addresses, the
+    // GCP-Azure link and the firewall rules reference nothing that changes.
+    assert_eq!(a.len(), 3 + 3 + 1 + 1 + 12 + 1, "{a:#?}");
+    let human = render::human(&p, &t2);
+    assert!(
+        human.contains("-/+ aws.vpn_gateway_attachment.aws1 (t-aws1-vgw): vpn_gateway_id"),
+        "{human}"
+    );
+}
+
+#[test]
+fn a_resource_that_must_be_created_again_replaces_what_references_it() {
+    let t = triangle();
+    let mut s = applied(&run(&t, &State::empty()));
+    s.resources.remove("gcp.router.gcp1");
+    let a_plan = run(&t, &s);
+    let a = actions(&a_plan);
+    assert_eq!(a["gcp.router.gcp1"].0, Action::Create);
+    for k in 0..4 {
+        for kind in ["vpn_tunnel", "router_interface", "router_peer"] {
+            let (act, attrs) = a[format!("gcp.{kind}.aws1--gcp1-{k}").as_str()];
+            assert_eq!(act, Action::Replace, "{kind} {k}");
+            assert!(attrs.contains(&"router".to_string()), "{kind}: {attrs:?}");
+        }
+    }
+}
+
+#[test]
+fn a_recreated_attachment_enables_route_propagation_again() {
+    let t = triangle();
+    let mut s = applied(&run(&t, &State::empty()));
+    s.resources
+        .get_mut("aws.vpn_gateway_attachment.aws1")
+        .unwrap()
+        .attributes
+        .insert("vpc_id".into(), Value::from("vpc-other"));
+    let p = run(&t, &s);
+    let a = actions(&p);
+    assert_eq!(a["aws.vpn_gateway_attachment.aws1"].0, Action::Replace);
+    let (act, attrs) = a["aws.route_propagation.aws1"];
+    assert_eq!(act, Action::Replace);
+    assert_eq!(
+        attrs,
+        &["depends_on aws.vpn_gateway_attachment.aws1".to_string()][..]
+    );
+    // Ordering-only dependents that name neither keep working.
+    assert!(!a.contains_key("aws.vpn_connection.aws1--az1"), "{a:#?}");
+    assert_eq!(a.len(), 2, "{a:#?}");
+}
+
+#[test]
+fn a_region_or_network_change_is_a_replace() {
+    let t = triangle();
+    let p = run(&t, &State::empty());
+    let mut s = applied(&p);
+    s.resources
+        .get_mut("aws.security_group_rule.aws1--gcp1.aws1")
+        .unwrap()
+        .region = "eu-west-1".into();
+    s.resources
+        .get_mut("gcp.firewall.az1--gcp1.gcp1")
+        .unwrap()
+        .network = Some("gcp-old".into());
+    let a_plan = run(&t, &s);
+    let a = actions(&a_plan);
+    assert_eq!(
+        a["aws.security_group_rule.aws1--gcp1.aws1"],
+        (Action::Replace, &["region".to_string()][..])
+    );
+    assert_eq!(
+        a["gcp.firewall.az1--gcp1.gcp1"],
+        (Action::Replace, &["network".to_string()][..])
+    );
+    assert_eq!(a.len(), 2);
+
+    // Moving a VPC to another region in the topology replaces its VGW and all that hangs
+    // from it; the customer gateways are regional, so new ones are created and the old deleted.
+    let mut t2 = t.clone();
+    let Location::Aws(loc) = &mut t2.networks[0].location else {
+        panic!()
+    };
+    loc.region = "us-west-2".into();
+    let p2 = run(&t2, &s);
+    let a2 = actions(&p2);
+    let (act, attrs) = a2["aws.vpn_gateway.aws1"];
+    assert_eq!((act, attrs), (Action::Replace, &["region".to_string()][..]));
+    assert_eq!(
+        a2["aws.customer_gateway.us-west-2.gcp1-if0"].0,
+        Action::Create
+    );
+    assert_eq!(
+        a2["aws.customer_gateway.us-east-1.gcp1-if0"].0,
+        Action::Delete
+    );
+    assert_eq!(a2["aws.vpn_connection.aws1--gcp1-0"].0, Action::Replace);
+}
+
+#[test]
+fn deleted_resources_are_shown_with_their_recorded_network_and_region() {
+    let t = triangle();
+    let s = applied(&run(&t, &State::empty()));
+    let mut t2 = t.clone();
+    t2.networks.retain(|n| n.name != "gcp1");
+    t2.links.retain(|l| l.a != "gcp1" && l.b != "gcp1");
+    let p = run(&t2, &s);
+    let gw = p
+        .changes
+        .iter()
+        .find(|c| c.address == "gcp.vpn_gateway.gcp1")
+        .unwrap();
+    assert_eq!(gw.action, Action::Delete);
+    assert_eq!(gw.network.as_deref(), Some("gcp1"));
+    assert_eq!(gw.region, "us-central1");
+    let cgw = p
+        .changes
+        .iter()
+        .find(|c| c.address == "aws.customer_gateway.us-east-1.gcp1-if0")
+        .unwrap();
+    assert_eq!(
+        (cgw.network.as_deref(), cgw.region.as_str()),
+        (None, "us-east-1")
+    );
+    let human = render::human(&p, &t2);
+    assert!(!human.contains('?'), "{human}");
+    assert!(
+        human.contains(
+            "Network gcp1 (no longer in the topology; gcp, us-central1), shared by its links:"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("Region aws us-east-1, shared by its networks:"),
+        "{human}"
+    );
+    let json = render::json(&p);
+    let j = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "gcp.router.gcp1")
+        .unwrap();
+    assert_eq!(j["network"], "gcp1");
+    assert_eq!(j["region"], "us-central1");
+}
+
+/// Two network names whose ASN probes start at the same place.
+fn colliding_names() -> (String, String) {
+    let pool = u64::from(alloc::ASN_LAST - alloc::ASN_FIRST + 1);
+    let mut seen: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    for i in 0.. {
+        let name = format!("n{i}");
+        let slot = alloc::hash64(&name) % pool;
+        if let Some(other) = seen.insert(slot, name.clone()) {
+            return (other, name);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn unlinked_networks_never_share_an_asn_so_linking_them_later_keeps_both_and_plans() {
+    let (x, y) = colliding_names();
+    let t = topo(
+        vec![
+            aws(&x, "us-east-1", "10.1.0.0/16"),
+            gcp(&y, "10.2.0.0/16"),
+            azure("zz", "10.3.0.0/16", "10.3.255.0/27"),
+        ],
+        vec![link(&x, "zz", vec![])],
+    );
+    let p = run(&t, &State::empty());
+    assert_ne!(p.allocations.asns[&x], p.allocations.asns[&y]);
+    let s = applied(&p);
+    let mut t2 = t.clone();
+    t2.links.push(link(&x, &y, vec![]));
+    let p2 = run(&t2, &s);
+    assert_eq!(p2.allocations.asns, p.allocations.asns);
+    assert!(
+        p2.changes.iter().all(|c| c.action == Action::Create),
+        "{:#?}",
+        p2.changes
+    );
+}
+
+#[test]
+fn allocated_asns_avoid_every_asn_recorded_in_state() {
+    let t = topo(vec![gcp("g", "10.2.0.0/16")], vec![]);
+    let fresh = run(&t, &State::empty()).allocations.asns["g"];
+    // The state holds that ASN for a network that left the topology: g must not take it.
+    let mut s = State::empty();
+    s.lineage = "l".into();
+    s.allocations.asns.insert("gone".into(), fresh);
+    let p = run(&t, &s);
+    assert_ne!(p.allocations.asns["g"], fresh);
+    assert!(!alloc::asn_reserved(p.allocations.asns["g"]));
+}
+
+#[test]
+fn a_user_fixed_asn_equal_to_a_linked_networks_recorded_one_is_an_error_at_its_line() {
+    let t = triangle();
+    let s = applied(&run(&t, &State::empty()));
+    let taken = s.allocations.asns["aws1"];
+    let mut t2 = t.clone();
+    t2.networks[1].asn = Some(taken);
+    t2.networks[1].span = Span { line: 12, col: 5 };
+    let tpl = Templates::embedded().unwrap();
+    let e = plan(&t2, &s, &tpl, &mut ChaCha20Rng::seed_from_u64(1)).unwrap_err();
+    assert_eq!(e.position(), Some((12, 5)));
+    let m = e.to_string();
+    assert!(
+        m.contains("gcp1") && m.contains("aws1") && m.contains(&taken.to_string()),
+        "{m}"
+    );
+    assert!(m.contains("recorded in state"), "{m}");
+}
+
+#[test]
+fn linked_networks_sharing_a_recorded_asn_get_the_later_one_reallocated() {
+    let t = triangle();
+    let mut s = applied(&run(&t, &State::empty()));
+    s.allocations.asns.insert("aws1".into(), 64600);
+    s.allocations.asns.insert("gcp1".into(), 64600);
+    let p = run(&t, &s);
+    assert_eq!(p.allocations.asns["aws1"], 64600);
+    assert_ne!(p.allocations.asns["gcp1"], 64600);
+    for l in &t.links {
+        assert_ne!(p.allocations.asns[&l.a], p.allocations.asns[&l.b]);
+    }
+}
+
+#[test]
+fn asns_continue_in_the_32_bit_private_range_once_the_16_bit_one_is_full() {
+    let nets: Vec<Network> = (0..1100)
+        .map(|i| azure(&format!("z{i}"), "10.3.0.0/16", "10.3.255.0/27"))
+        .collect();
+    let t = topo(nets, vec![]);
+    let a = alloc::allocate(&t, &[], &Allocations::default(), 1000, 3999, 4).unwrap();
+    let all: std::collections::HashSet<u32> = a.asns.values().copied().collect();
+    assert_eq!(all.len(), 1100, "every network its own ASN");
+    let small = all
+        .iter()
+        .filter(|x| (alloc::ASN_FIRST..=alloc::ASN_LAST).contains(*x))
+        .count();
+    assert_eq!(small, 1018, "the 16-bit range minus Azure's 5 reserved");
+    assert!(all
+        .iter()
+        .all(|x| *x <= alloc::ASN_LAST || *x >= alloc::ASN32_FIRST));
+}
+
+#[test]
+fn a_32_bit_asn_reaches_an_aws_customer_gateway_as_bgp_asn_extended() {
+    let mut g = gcp("gcp1", "10.2.0.0/16");
+    g.asn = Some(4_200_000_001);
+    // The boundary: EC2's BgpAsn still takes 2147483647.
+    let mut g2 = gcp("gcp2", "10.5.0.0/16");
+    g2.asn = Some(2_147_483_647);
+    let t = topo(
+        vec![aws("aws1", "us-east-1", "10.1.0.0/16"), g, g2],
+        vec![link("aws1", "gcp1", vec![]), link("aws1", "gcp2", vec![])],
+    );
+    let p = run(&t, &State::empty());
+    let big = res(&p, "aws.customer_gateway.us-east-1.gcp1-if0");
+    assert_eq!(
+        big.attributes.get("bgp_asn_extended"),
+        Some(&Value::Int(4_200_000_001))
+    );
+    assert!(!big.attributes.contains_key("bgp_asn"));
+    let edge = res(&p, "aws.customer_gateway.us-east-1.gcp2-if0");
+    assert_eq!(
+        edge.attributes.get("bgp_asn"),
+        Some(&Value::Int(2_147_483_647))
+    );
+    assert!(!edge.attributes.contains_key("bgp_asn_extended"));
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::plan::resource::{Kind, Value};
+use crate::cloud::Cloud;
+use crate::plan::resource::{Kind, Resource, Value};
 
 /// The version of the state file layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -91,10 +92,21 @@ pub struct Allocations {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
     pub kind: Kind,
+    /// The cloud that holds it (the kind's cloud; recorded so that a reader of the state needs
+    /// no kind table).
+    pub cloud: Cloud,
     /// The deterministic cloud name.
     pub name: String,
     /// The cloud's id (ARN-less AWS id, GCP self link, Azure resource id).
     pub id: String,
+    /// The region (AWS, GCP; `global` for global GCP resources) or location (Azure) it was
+    /// created in. A resource cannot move: a different planned region is a replace.
+    pub region: String,
+    /// The network whose account/project/subscription holds it (`None`: shared by a region,
+    /// e.g. an AWS customer gateway). Kept so that a deletion can still be shown with its
+    /// owner once the network has left the topology.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// The link it was created for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
@@ -103,6 +115,24 @@ pub struct ResourceState {
     /// Outputs the cloud returned (outside IPs, ids…), read by dependent resources.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+}
+
+impl ResourceState {
+    /// The record of `r` once created with cloud id `id` (outputs still empty), as apply
+    /// writes it.
+    pub fn created(r: &Resource, id: String) -> ResourceState {
+        ResourceState {
+            kind: r.kind,
+            cloud: r.kind.cloud(),
+            name: r.name.clone(),
+            id,
+            region: r.region.clone(),
+            network: r.network.clone(),
+            link: r.link.clone(),
+            attributes: r.attributes.clone(),
+            outputs: BTreeMap::new(),
+        }
+    }
 }
 
 /// The whole state document.

@@ -102,14 +102,7 @@ fn detailed_exitcode_is_2_with_changes_and_0_once_applied() {
     for r in &plan.resources {
         st.resources.insert(
             r.address.clone(),
-            ResourceState {
-                kind: r.kind,
-                name: r.name.clone(),
-                id: format!("id-{}", r.address),
-                link: r.link.clone(),
-                attributes: r.attributes.clone(),
-                outputs: Default::default(),
-            },
+            ResourceState::created(r, format!("id-{}", r.address)),
         );
     }
     st.save(&dir.path().join(".peerctl/state.json")).unwrap();

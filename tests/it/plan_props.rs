@@ -11,7 +11,7 @@ use peerctl::topology::*;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 fn span() -> Span {
     Span { line: 1, col: 1 }
@@ -122,14 +122,7 @@ fn applied(p: &Plan) -> State {
     for r in &p.resources {
         s.resources.insert(
             r.address.clone(),
-            ResourceState {
-                kind: r.kind,
-                name: r.name.clone(),
-                id: format!("id-{}", r.address),
-                link: r.link.clone(),
-                attributes: r.attributes.clone(),
-                outputs: BTreeMap::new(),
-            },
+            ResourceState::created(r, format!("id-{}", r.address)),
         );
     }
     s
@@ -228,6 +221,37 @@ proptest! {
     }
 
     #[test]
+    fn adding_a_link_between_two_existing_networks_keeps_every_allocation_and_plans(
+        t in topo_strategy(),
+    ) {
+        let before = run(&t, &State::empty(), 5);
+        let state = applied(&before);
+        // Every pair not linked yet, one at a time (unlinked networks are where a shared ASN
+        // used to hide until a link made it a conflict).
+        let nets = &t.networks;
+        for (i, x) in nets.iter().enumerate() {
+            for y in &nets[i + 1..] {
+                let (a, b) = if x.name < y.name { (x, y) } else { (y, x) };
+                if !supported(a.cloud, b.cloud)
+                    || t.links.iter().any(|l| l.a == a.name && l.b == b.name)
+                {
+                    continue;
+                }
+                let mut t2 = t.clone();
+                t2.links.push(Link { a: a.name.clone(), b: b.name.clone(), allow: vec![], span: span() });
+                let tpl = Templates::embedded().unwrap();
+                let after = plan(&t2, &state, &tpl, &mut ChaCha20Rng::seed_from_u64(6));
+                prop_assert!(after.is_ok(), "linking {} and {}: {:?}", a.name, b.name, after.err());
+                let after = after.unwrap();
+                prop_assert_eq!(&after.allocations.asns, &before.allocations.asns);
+                assert_kept(&before, &after, &t2);
+                // Only the new link's resources (and shared ones it is the first to need).
+                prop_assert!(after.changes.iter().all(|c| c.action == peerctl::plan::Action::Create));
+            }
+        }
+    }
+
+    #[test]
     fn allocations_are_unique_and_never_reserved(t in topo_strategy()) {
         let p = run(&t, &State::empty(), 5);
         let mut inside = HashSet::new();
@@ -247,8 +271,11 @@ proptest! {
                 prop_assert!(nsg.insert((net.clone(), *prio)), "NSG priority {} twice in {}", prio, net);
             }
         }
+        let mut asns = HashSet::new();
         for a in p.allocations.asns.values() {
             prop_assert!((ASN_FIRST..=ASN_LAST).contains(a) && !asn_reserved(*a), "{}", a);
+            // Unique across the topology, linked or not.
+            prop_assert!(asns.insert(*a), "ASN {} twice", a);
         }
         for l in &t.links {
             prop_assert_ne!(p.allocations.asns[&l.a], p.allocations.asns[&l.b]);
