@@ -198,10 +198,30 @@ fn tunnels_label_only(n: usize) -> String {
     }
 }
 
+/// A Mermaid node id for a network: prefixed (`net_`), so that no network can take a cloud
+/// subgraph's id (`cloud_…`) or a keyword (`end`), and injective: network names hold only
+/// `[a-z0-9-]`, where '-' becomes '_'; any other name gets a hash suffix.
 fn mermaid_id(name: &str) -> String {
-    name.chars()
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let body: String = name
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+        .collect();
+    if plain {
+        format!("net_{body}")
+    } else {
+        format!("net_{body}_{:08x}", super::alloc::hash64(name) >> 32)
+    }
+}
+
+/// Text inside a quoted Mermaid label: `"` as its entity code, `<`/`>` too so that a name can
+/// never open markup (the label's own line break is added by the caller).
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
 }
 
 /// The topology as a Mermaid flowchart: one subgraph per cloud, links labelled with their
@@ -213,16 +233,20 @@ pub fn mermaid(topo: &Topology, tpl: &Templates) -> String {
         if nets.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "  subgraph {}[\"{}\"]", cloud, cloud.display_name());
+        let _ = writeln!(
+            s,
+            "  subgraph cloud_{}[\"{}\"]",
+            cloud,
+            mermaid_text(cloud.display_name())
+        );
         for n in nets {
             let cidrs: Vec<String> = n.cidrs.iter().map(|c| c.to_string()).collect();
             let _ = writeln!(
                 s,
-                "    {}[\"{}<br/>{} {}\"]",
+                "    {}[\"{}<br/>{}\"]",
                 mermaid_id(&n.name),
-                n.name,
-                n.region(),
-                cidrs.join(" ")
+                mermaid_text(&n.name),
+                mermaid_text(&format!("{} {}", n.region(), cidrs.join(" ")))
             );
         }
         s.push_str("  end\n");
@@ -232,15 +256,27 @@ pub fn mermaid(topo: &Topology, tpl: &Templates) -> String {
             s,
             "  {} ---|\"{}\"| {}",
             mermaid_id(&l.a),
-            link_label(topo, tpl, &l.a, &l.b),
+            mermaid_text(&link_label(topo, tpl, &l.a, &l.b)),
             mermaid_id(&l.b)
         );
     }
     s
 }
 
+/// Escapes text for a dot quoted string (backslash and double quote).
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 fn dot_str(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", dot_escape(s))
+}
+
+/// A dot label of several lines: each part escaped, then joined with dot's `\n` line break
+/// (escaping the joined text would turn the break into a literal backslash).
+fn dot_lines(parts: &[&str]) -> String {
+    let escaped: Vec<String> = parts.iter().map(|p| dot_escape(p)).collect();
+    format!("\"{}\"", escaped.join("\\n"))
 }
 
 /// The topology as a Graphviz (dot) graph: one cluster per cloud.
@@ -265,7 +301,7 @@ pub fn dot(topo: &Topology, tpl: &Templates) -> String {
                 s,
                 "    {} [label={}];",
                 dot_str(&n.name),
-                dot_str(&format!("{}\\n{} {}", n.name, n.region(), cidrs.join(" ")))
+                dot_lines(&[&n.name, &format!("{} {}", n.region(), cidrs.join(" "))])
             );
         }
         s.push_str("  }\n");

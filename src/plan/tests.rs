@@ -983,3 +983,96 @@ fn azure_to_azure_links_get_an_lng_and_connection_on_each_side_with_one_key() {
     );
     assert_eq!(p.secrets.len(), 1);
 }
+
+/// The labels of a dot text, unescaped as Graphviz reads them (`\"`, `\\`, and `\n` = line
+/// break).
+fn dot_labels(dot: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = dot;
+    while let Some(i) = rest.find("label=\"") {
+        let mut label = String::new();
+        let mut chars = rest[i + 7..].char_indices();
+        let mut end = 0;
+        while let Some((k, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => label.push('\n'),
+                    Some((_, other)) => label.push(other),
+                    None => break,
+                },
+                '"' => {
+                    end = i + 7 + k + 1;
+                    break;
+                }
+                c => label.push(c),
+            }
+        }
+        out.push(label);
+        rest = &rest[end..];
+    }
+    out
+}
+
+#[test]
+fn dot_labels_break_lines_once_and_escape_only_the_parts() {
+    let mut t = triangle();
+    t.networks[0].name = "aws\"1\\x".into();
+    t.links.retain(|l| l.a != "aws1" && l.b != "aws1");
+    let tpl = Templates::embedded().unwrap();
+    let labels = dot_labels(&render::dot(&t, &tpl));
+    assert!(
+        labels.contains(&"aws\"1\\x\nus-east-1 10.1.0.0/16".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"gcp1\nus-central1 10.2.0.0/16".to_string()),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"classic-vpn-static, 1 tunnel".to_string()));
+    // No label shows a literal backslash-n.
+    assert!(labels.iter().all(|l| !l.contains("\\n")), "{labels:?}");
+}
+
+#[test]
+fn mermaid_ids_of_networks_never_collide_with_cloud_subgraphs_or_keywords() {
+    let t = topo(
+        vec![
+            aws("aws", "us-east-1", "10.1.0.0/16"),
+            gcp("gcp", "10.2.0.0/16"),
+            azure("azure", "10.3.0.0/16", "10.3.255.0/27"),
+            azure("end", "10.4.0.0/16", "10.4.255.0/27"),
+        ],
+        vec![
+            link("aws", "gcp", vec![]),
+            link("aws", "azure", vec![]),
+            link("azure", "end", vec![]),
+        ],
+    );
+    let tpl = Templates::embedded().unwrap();
+    let m = render::mermaid(&t, &tpl);
+    let subgraphs: Vec<&str> = m
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("subgraph "))
+        .map(|l| l.split('[').next().unwrap())
+        .collect();
+    assert_eq!(subgraphs, ["cloud_aws", "cloud_gcp", "cloud_azure"]);
+    let nodes: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("    ") && l.contains("[\""))
+        .map(|l| l.trim().split('[').next().unwrap())
+        .collect();
+    assert_eq!(nodes, ["net_aws", "net_gcp", "net_azure", "net_end"]);
+    for n in &nodes {
+        assert!(!subgraphs.contains(n));
+    }
+    assert!(
+        m.contains("  net_azure ---|\"classic-vpn-static, 1 tunnel\"| net_end\n"),
+        "{m}"
+    );
+    // Every label is quoted; "end" only closes subgraphs.
+    assert!(
+        m.contains("    net_end[\"end<br/>eastus 10.4.0.0/16\"]"),
+        "{m}"
+    );
+    assert_eq!(m.lines().filter(|l| l.trim() == "end").count(), 3);
+}

@@ -131,7 +131,9 @@ fn json_plan_has_the_documented_shape() {
     assert_eq!(sum["update"], 0);
     assert_eq!(sum["delete"], 0);
     for c in changes {
-        for k in ["action", "cloud", "type", "name", "link"] {
+        for k in [
+            "action", "cloud", "type", "name", "link", "network", "region",
+        ] {
             assert!(c.get(k).is_some(), "change without {k}: {c}");
         }
         assert_eq!(c["action"], "create");
@@ -296,7 +298,7 @@ fn graph_groups_networks_by_cloud_and_labels_links() {
     let m = run(dir.path(), &["graph", "-f", s(&topo)]);
     assert_eq!(m.code, 0);
     assert!(m.stdout.starts_with("flowchart LR\n"));
-    assert!(m.stdout.contains("subgraph aws[\"AWS\"]"));
+    assert!(m.stdout.contains("subgraph cloud_aws[\"AWS\"]"));
     assert!(
         m.stdout.contains("|\"ha-vpn-bgp, 4 tunnels\"|"),
         "{}",
@@ -334,4 +336,184 @@ fn a_corrupt_state_file_is_an_error_naming_it() {
     );
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("st.json"), "{}", o.stderr);
+}
+
+/// The subcommands a `--help` text lists under `Commands:` (without `help`).
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_command_and_subcommand_answers_help_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = run(dir.path(), &["--help"]);
+    assert_eq!(top.code, 0, "{}", top.stderr);
+    let mut todo: Vec<Vec<String>> = listed_commands(&top.stdout)
+        .into_iter()
+        .map(|c| vec![c])
+        .collect();
+    let firsts: Vec<&str> = todo.iter().map(|p| p[0].as_str()).collect();
+    for c in ["plan", "validate", "graph", "sandbox", "completions"] {
+        assert!(firsts.contains(&c), "{c} not listed:\n{}", top.stdout);
+    }
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = run(dir.path(), &args);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stdout
+                .contains(&format!("Usage: peerctl {}", path.join(" "))),
+            "{args:?}:\n{}",
+            o.stdout
+        );
+        for sub in listed_commands(&o.stdout) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+        seen += 1;
+    }
+    // The five commands and at least the sandbox's own subcommands.
+    assert!(seen > 5, "{seen}");
+    // `help CMD` and `-h` are the same help.
+    let h = run(dir.path(), &["help", "plan"]);
+    assert_eq!(h.code, 0);
+    assert!(h.stdout.contains("Usage: peerctl plan"), "{}", h.stdout);
+    assert_eq!(run(dir.path(), &["plan", "-h"]).code, 0);
+}
+
+#[test]
+fn help_of_plan_validate_graph_and_completions_names_every_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cmd, flags) in [
+        (
+            "plan",
+            &[
+                "-f, --file",
+                "--state",
+                "--out",
+                "--json",
+                "--detailed-exitcode",
+                ".peerctl/state.json",
+            ][..],
+        ),
+        ("validate", &["-f, --file"][..]),
+        ("graph", &["-f, --file", "--format", "mermaid", "dot"][..]),
+        ("completions", &["<SHELL>", "bash", "zsh", "fish"][..]),
+    ] {
+        let o = run(dir.path(), &[cmd, "--help"]);
+        assert_eq!(o.code, 0, "{cmd}: {}", o.stderr);
+        for f in flags {
+            assert!(
+                o.stdout.contains(f),
+                "{cmd} --help lacks {f}:\n{}",
+                o.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish_are_scripts_that_know_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef peerctl"),
+        ("fish", "complete -c peerctl"),
+    ] {
+        let o = run(dir.path(), &["completions", shell]);
+        assert_eq!(o.code, 0, "{shell}: {}", o.stderr);
+        assert!(o.stdout.contains(marker), "{shell}: no {marker}");
+        assert!(o.stdout.contains("plan"), "{shell}: no plan command");
+        assert!(
+            o.stdout.contains("detailed-exitcode"),
+            "{shell}: no plan flags"
+        );
+        assert!(o.stderr.is_empty(), "{shell}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = example("aws-gcp.yaml");
+    for args in [
+        vec!["completions", "nosh"],
+        vec!["completions"],
+        vec!["plan"],
+        vec!["plan", "-f", s(&topo), "--detailed-exitcode", "--bogus"],
+        vec!["graph", "-f", s(&topo), "--format", "png"],
+        vec!["no-such-command"],
+    ] {
+        let o = run(dir.path(), &args);
+        assert_eq!(o.code, 1, "{args:?}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{args:?}: {}", o.stdout);
+        assert!(o.stderr.contains("error:"), "{args:?}: {}", o.stderr);
+    }
+    let o = run(dir.path(), &["completions", "nosh"]);
+    assert!(o.stderr.contains("'nosh'"), "{}", o.stderr);
+}
+
+#[test]
+fn a_fixed_asn_taken_by_a_linked_networks_recorded_one_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("aws-gcp.yaml")).unwrap();
+    // Both ASNs left to the planner at first.
+    let free: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("asn:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let topo = dir.path().join("t.yaml");
+    std::fs::write(&topo, &free).unwrap();
+    let out = dir.path().join("p.plan");
+    let o = run(dir.path(), &["plan", "-f", s(&topo), "--out", s(&out)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let plan = saved(&out);
+    let mut st = State::empty();
+    st.lineage = "44444444-4444-4444-8444-444444444444".into();
+    st.serial = 1;
+    st.allocations = plan.allocations.clone();
+    st.secrets = plan.secrets.clone();
+    for r in &plan.resources {
+        st.resources.insert(
+            r.address.clone(),
+            ResourceState::created(r, format!("id-{}", r.address)),
+        );
+    }
+    st.save(&dir.path().join(".peerctl/state.json")).unwrap();
+    // Now the user fixes gcp-usc1's ASN to the one recorded for aws-use1.
+    let taken = plan.allocations.asns["aws-use1"];
+    let edited = free.replace(
+        "    network: prod-vpc\n",
+        &format!("    network: prod-vpc\n    asn: {taken}\n"),
+    );
+    std::fs::write(&topo, &edited).unwrap();
+    let line = edited
+        .lines()
+        .position(|l| l.contains("- name: gcp-usc1"))
+        .unwrap()
+        + 1;
+    let o = run(dir.path(), &["plan", "-f", s(&topo), "--detailed-exitcode"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains(&format!("{}:{line}:", s(&topo))),
+        "expected {}:{line}: in {}",
+        s(&topo),
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("gcp-usc1") && o.stderr.contains(&taken.to_string()),
+        "{}",
+        o.stderr
+    );
 }
