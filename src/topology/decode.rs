@@ -226,13 +226,46 @@ fn string(ctx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     }
 }
 
-fn integer(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u64> {
-    if let Kind::Scalar { value, plain: true } = &node.kind {
-        let digits = value.replace('_', "");
-        if let Ok(v) = digits.parse::<u64>() {
-            return Some(v);
-        }
+/// A plain scalar written as a whole number (optional sign, digits, `_` separators), by
+/// whether it fits the unsigned 64 bits peerctl reads.
+enum Whole {
+    Value(u64),
+    Negative,
+    TooLarge,
+}
+
+fn whole(node: &Node) -> Option<Whole> {
+    let Kind::Scalar { value, plain: true } = &node.kind else {
+        return None;
+    };
+    let text = value.replace('_', "");
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
     }
+    Some(if negative && digits.chars().any(|c| c != '0') {
+        Whole::Negative
+    } else {
+        match digits.parse::<u64>() {
+            Ok(v) => Whole::Value(v),
+            Err(_) => Whole::TooLarge,
+        }
+    })
+}
+
+fn integer(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u64> {
+    let message = match whole(node) {
+        Some(Whole::Value(v)) => return Some(v),
+        Some(Whole::Negative) => "expected a whole number, found a negative number".to_string(),
+        Some(Whole::TooLarge) => {
+            "expected a whole number, found one out of range (above 18446744073709551615)"
+                .to_string()
+        }
+        None => format!("expected a whole number, found {}", node.describe()),
+    };
     let hint = match &node.kind {
         Kind::Scalar {
             value,
@@ -242,12 +275,7 @@ fn integer(ctx: &mut Ctx, node: &Node, path: &str) -> Option<u64> {
         }
         _ => None,
     };
-    ctx.error(
-        node.span,
-        path,
-        format!("expected a whole number, found {}", node.describe()),
-        hint,
-    );
+    ctx.error(node.span, path, message, hint);
     None
 }
 
@@ -820,15 +848,30 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
 
     if let Some(n) = obj.get("asn") {
         let p = obj.path("asn");
-        match integer(ctx, n, &p) {
+        let written = match &n.kind {
+            Kind::Scalar { value, .. } => value.as_str(),
+            _ => "",
+        };
+        let checked = match whole(n) {
+            Some(Whole::Value(v)) => Some(check_asn(v)),
+            Some(Whole::Negative) => Some(Err((
+                format!("ASN {written} is negative"),
+                PRIVATE_ASN_HINT.to_string(),
+            ))),
+            Some(Whole::TooLarge) => Some(Err((
+                format!("ASN {written} is out of range: ASNs are 32-bit, at most 4294967295"),
+                PRIVATE_ASN_HINT.to_string(),
+            ))),
+            // Not a whole number at all: the generic message says what was found.
+            None => integer(ctx, n, &p).map(check_asn),
+        };
+        match checked {
+            Some(Ok(asn)) => d.asn = Some((asn, n.span)),
+            Some(Err((m, h))) => {
+                ctx.error(n.span, &p, m, Some(h));
+                ok = false;
+            }
             None => ok = false,
-            Some(v) => match check_asn(v) {
-                Ok(asn) => d.asn = Some((asn, n.span)),
-                Err((m, h)) => {
-                    ctx.error(n.span, &p, m, Some(h));
-                    ok = false;
-                }
-            },
         }
     }
 
@@ -854,12 +897,18 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
     d
 }
 
-/// Checks a user-fixed ASN: private, and not one Azure reserves.
+/// The fix for every ASN problem: the private ranges, or no `asn` at all.
+const PRIVATE_ASN_HINT: &str = "use a private ASN: 64512-65534 or 4200000000-4294967294, or \
+                                omit `asn` to let peerctl allocate one";
+
+/// Checks a user-fixed ASN: 32-bit, private, and not one Azure reserves.
 pub(crate) fn check_asn(v: u64) -> Result<u32, (String, String)> {
-    let private = "use a private ASN: 64512-65534 or 4200000000-4294967294, or omit `asn` to let \
-                   peerctl allocate one";
+    let private = PRIVATE_ASN_HINT;
     let Ok(asn) = u32::try_from(v) else {
-        return Err((format!("ASN {v} is larger than 4294967295"), private.into()));
+        return Err((
+            format!("ASN {v} is out of range: ASNs are 32-bit, at most 4294967295"),
+            private.into(),
+        ));
     };
     if AZURE_RESERVED_ASNS.contains(&asn) {
         return Err((
@@ -1053,7 +1102,24 @@ fn decode_azure(ctx: &mut Ctx, obj: &Obj, d: &mut NetDraft) -> Option<Location> 
         Some(n) => {
             let p = obj.path("gateway_sku");
             string(ctx, n, &p).and_then(|s| {
-                if azure_sku_tunnel_limit(&s).is_some() {
+                if s.eq_ignore_ascii_case("basic") {
+                    // peerctl's connections always carry a custom IPsec/IKE policy (Azure's
+                    // default IKEv2 policy has no DH group 14), and Basic takes neither custom
+                    // policies nor IKEv2.
+                    ctx.error(
+                        n.span,
+                        &p,
+                        format!(
+                            "the `{s}` SKU supports neither IKEv2 nor custom IPsec/IKE \
+                             policies, which every peerctl connection uses"
+                        ),
+                        Some(format!(
+                            "use `{DEFAULT_AZURE_GATEWAY_SKU}`, the smallest SKU with both (30 \
+                             tunnels), or omit `gateway_sku`"
+                        )),
+                    );
+                    None
+                } else if azure_sku_tunnel_limit(&s).is_some() {
                     d.sku = Some((s.clone(), n.span));
                     Some(s)
                 } else {

@@ -59,10 +59,11 @@ pub enum Location {
 pub struct AwsNetwork {
     pub region: String,
     pub vpc_id: String,
-    /// Route tables that get the routes to remote networks. `None` = every route table of the VPC.
+    /// Route tables that get the routes to remote networks. `None` = every route table of the
+    /// VPC (discovered at apply time).
     pub route_tables: Option<Vec<String>>,
-    /// Security groups that get ingress rules for remote networks. `None` = the VPC's default
-    /// security group.
+    /// Security groups that get ingress rules for remote networks. `None` = every security
+    /// group of the VPC (discovered at apply time).
     pub security_groups: Option<Vec<String>>,
 }
 
@@ -82,7 +83,7 @@ pub struct AzureNetwork {
     pub vnet: String,
     /// The GatewaySubnet prefix; created if the VNet has none.
     pub gateway_subnet: Ipv4Net,
-    /// VPN gateway SKU (Basic, VpnGw1..VpnGw5, VpnGw1AZ..VpnGw5AZ); default VpnGw1.
+    /// VPN gateway SKU (VpnGw1..VpnGw5, VpnGw1AZ..VpnGw5AZ; never Basic); default VpnGw1.
     pub gateway_sku: String,
     /// Network security groups that get the link's rules. `None` = one NSG named after the
     /// VNet is expected on every subnet (the seeded sandbox layout).
@@ -156,9 +157,9 @@ pub fn is_private_asn(asn: u32) -> bool {
 }
 
 /// The Azure VPN gateway SKUs peerctl accepts, with their hard limit of S2S tunnels
-/// (connections) per gateway.
-pub const AZURE_GATEWAY_SKUS: [(&str, usize); 11] = [
-    ("Basic", 10),
+/// (connections) per gateway. Not `Basic` (10 tunnels): it supports neither IKEv2 nor custom
+/// IPsec/IKE policies, and every peerctl connection uses both.
+pub const AZURE_GATEWAY_SKUS: [(&str, usize); 10] = [
     ("VpnGw1", 30),
     ("VpnGw2", 30),
     ("VpnGw3", 30),

@@ -310,12 +310,16 @@ fn yaml_syntax_error_reports_position_and_field() {
     let d = errors(&text);
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(d[0].message.starts_with("YAML syntax:"), "{}", d[0]);
-    assert!(d[0].field.starts_with("networks[1].cidrs"), "{}", d[0]);
-    assert!(
-        d[0].line >= line_of(&text, "cidrs: [10.20.0.0/16"),
+    // The unclosed flow list runs on into the next lines; yaml-rust2 stops at the first `:`
+    // that cannot be inside it, the one of `- name: az-eus` on line 15, still in the list.
+    assert_eq!(d[0].field, "networks[1].cidrs[0]", "{}", d[0]);
+    assert_eq!(
+        (d[0].line, d[0].col),
+        (line_of(&text, "name: az-eus"), 9),
         "{}",
         d[0]
     );
+    assert!(hint(&d[0]).contains("fix the YAML"), "{}", d[0]);
 }
 
 #[test]
@@ -717,7 +721,8 @@ fn overlapping_cidrs_within_one_network_name_the_other() {
         "cidrs: [10.20.0.0/16, 10.20.4.0/24]",
     );
     let d = only(&text, "networks[1].cidrs[1]", "overlaps `10.20.0.0/16`");
-    assert!(d.message.contains("networks[1].cidrs[0]"), "{d}");
+    assert!(d.message.contains("networks[1].cidrs[0], line 14"), "{d}");
+    assert_eq!(d.line, line_of(&text, "10.20.4.0/24"));
     assert_eq!(d.col, col_of(&text, "10.20.4.0/24"));
 }
 
@@ -775,7 +780,14 @@ fn overlapping_networks_linked_to_the_same_network_are_rejected() {
         "networks[2].cidrs[0]",
         "both are linked to `gcp-usc1`",
     );
-    assert!(d.message.contains("`aws-use1`"), "{d}");
+    assert!(
+        d.message.contains(
+            "`10.10.128.0/17` overlaps `10.10.0.0/16` of `aws-use1` (networks[0].cidrs[0], line 8)"
+        ),
+        "{d}"
+    );
+    assert_eq!(d.line, line_of(&text, "10.10.128.0/17"));
+    assert_eq!(d.col, col_of(&text, "10.10.128.0/17"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -801,13 +813,20 @@ fn a_network_linked_to_itself_is_rejected() {
 
 #[test]
 fn a_network_listed_twice_in_a_mesh_is_rejected() {
-    let text = format!("{BASE}  - mesh: [gcp-usc1, gcp-usc1]\n");
+    let text = format!("{BASE}  - mesh: [gcp-usc1, az-eus, gcp-usc1]\n");
     let d = errors(&text);
+    let twice = d
+        .iter()
+        .find(|d| d.field == "links[3].mesh[2]")
+        .unwrap_or_else(|| panic!("{d:#?}"));
     assert!(
-        d.iter()
-            .any(|d| d.field == "links[3].mesh[1]" && d.message.contains("listed twice")),
-        "{d:#?}"
+        twice
+            .message
+            .contains("`gcp-usc1` is listed twice in this mesh"),
+        "{twice}"
     );
+    assert_eq!(twice.line, line_of(&text, "- mesh:"));
+    assert_eq!(twice.col, 30);
 }
 
 #[test]
@@ -961,8 +980,61 @@ fn asn_reserved_by_azure_is_rejected_on_any_cloud() {
             "    cidrs: [10.20.0.0/16]\n",
             &format!("    cidrs: [10.20.0.0/16]\n    asn: {asn}\n"),
         );
-        only(&text, "networks[1].asn", "reserved by Azure");
+        let d = only(&text, "networks[1].asn", "reserved by Azure");
+        assert_eq!(d.line, line_of(&text, &format!("asn: {asn}")));
+        assert_eq!(d.col, 10);
     }
+}
+
+#[test]
+fn a_negative_asn_is_reported_as_negative() {
+    let text = with(
+        "    cidrs: [10.10.0.0/16]\n",
+        "    cidrs: [10.10.0.0/16]\n    asn: -64512\n",
+    );
+    let d = only(&text, "networks[0].asn", "ASN -64512 is negative");
+    assert!(
+        hint(&d).contains("64512-65534 or 4200000000-4294967294"),
+        "{d}"
+    );
+    assert_eq!((d.line, d.col), (line_of(&text, "asn: -64512"), 10));
+}
+
+#[test]
+fn an_asn_above_32_bits_is_reported_out_of_range() {
+    for asn in [
+        "4294967296",
+        "18446744073709551616",
+        "99999999999999999999999999999999999999999",
+    ] {
+        let text = with(
+            "    cidrs: [10.10.0.0/16]\n",
+            &format!("    cidrs: [10.10.0.0/16]\n    asn: {asn}\n"),
+        );
+        let d = only(
+            &text,
+            "networks[0].asn",
+            &format!("ASN {asn} is out of range"),
+        );
+        assert!(
+            hint(&d).contains("64512-65534 or 4200000000-4294967294"),
+            "{d}"
+        );
+        assert_eq!((d.line, d.col), (line_of(&text, "asn: "), 10));
+    }
+}
+
+#[test]
+fn an_asn_that_is_not_a_whole_number_says_what_was_found() {
+    let text = with(
+        "    cidrs: [10.10.0.0/16]\n",
+        "    cidrs: [10.10.0.0/16]\n    asn: 645.12\n",
+    );
+    only(
+        &text,
+        "networks[0].asn",
+        "expected a whole number, found a decimal number",
+    );
 }
 
 #[test]
@@ -1007,15 +1079,14 @@ fn gateway_subnet_outside_the_vnet_is_rejected() {
 
 #[test]
 fn gateway_subnet_smaller_than_27_is_rejected() {
-    let d = only(
-        &with(
-            "gateway_subnet: 10.30.255.0/27",
-            "gateway_subnet: 10.30.255.0/28",
-        ),
-        "networks[2].gateway_subnet",
-        "smaller than /27",
+    let text = with(
+        "gateway_subnet: 10.30.255.0/27",
+        "gateway_subnet: 10.30.255.0/28",
     );
+    let d = only(&text, "networks[2].gateway_subnet", "smaller than /27");
     assert!(hint(&d).contains("10.30.255.0/27"), "{d}");
+    assert_eq!(d.line, line_of(&text, "gateway_subnet"));
+    assert_eq!(d.col, col_of(&text, "10.30.255.0/28"));
 }
 
 #[test]
@@ -1057,21 +1128,39 @@ fn azure_hub(n: usize, sku: &str) -> String {
 
 #[test]
 fn azure_gateway_tunnel_limit_per_sku_is_enforced() {
-    parse(&azure_hub(10, "Basic")).unwrap();
-    let text = azure_hub(11, "Basic");
+    parse(&azure_hub(30, "VpnGw1")).unwrap();
+    let text = azure_hub(31, "VpnGw1");
     let d = only(
         &text,
         "networks[0].gateway_sku",
-        "has 11 links, but a Basic gateway terminates at most 10",
+        "has 31 links, but a VpnGw1 gateway terminates at most 30",
     );
     assert_eq!(d.line, line_of(&text, "gateway_sku"));
-    assert!(hint(&d).contains("VpnGw1"), "{d}");
+    assert_eq!(d.col, col_of(&text, "VpnGw1"));
+    assert!(hint(&d).contains("VpnGw4"), "{d}");
+    assert!(!hint(&d).contains("VpnGw3"), "{d}");
     parse(&azure_hub(30, "VpnGw3AZ")).unwrap();
+    parse(&azure_hub(100, "VpnGw4")).unwrap();
     only(
-        &azure_hub(31, "VpnGw1"),
+        &azure_hub(101, "VpnGw5AZ"),
         "networks[0].gateway_sku",
-        "at most 30",
+        "at most 100",
     );
+}
+
+#[test]
+fn the_basic_gateway_sku_is_refused_for_vpngw1() {
+    for sku in ["Basic", "basic"] {
+        let text = azure_hub(2, sku);
+        let d = only(
+            &text,
+            "networks[0].gateway_sku",
+            "supports neither IKEv2 nor custom IPsec/IKE policies",
+        );
+        assert!(hint(&d).contains("`VpnGw1`"), "{d}");
+        assert_eq!(d.line, line_of(&text, "gateway_sku"));
+        assert_eq!(d.col, col_of(&text, sku));
+    }
 }
 
 #[test]
