@@ -626,6 +626,19 @@ mod tests {
     }
 
     #[test]
+    fn columns_after_the_colon_count_characters_not_bytes() {
+        let root = parse("# café ☕\né: x\nclé ☕:\nb: {ü: 1, ö:}\r\nz:\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(field(&root, "clé ☕").span, Span { line: 3, col: 7 });
+        assert_eq!(
+            field(field(&root, "b"), "ö").span,
+            Span { line: 4, col: 13 }
+        );
+        assert_eq!(field(&root, "z").span, Span { line: 5, col: 3 });
+    }
+
+    #[test]
     fn an_empty_value_in_a_nested_or_flow_mapping_is_placed_after_the_colon() {
         let root = parse("n:\n  - x: 1\n    y:\n  - {z: }\n").unwrap().unwrap();
         let Kind::Seq(items) = &field(&root, "n").kind else {
