@@ -1,12 +1,14 @@
 //! Planner benchmark (a binary printing figures, not a timed test): generated topologies of
 //! 10, 100 and 1,000 networks, hub-and-spoke and small meshes, within the clouds' hard limits.
 //! Each case runs in a child process so that its peak RSS (VmHWM) is its own.
+//! A second child per case times a re-plan against the state apply would leave (the diff of
+//! every resource).
 //! Run: `cargo bench --bench plan`. Target: 1,000 networks in <= 200 ms, <= 150 MB peak RSS.
 
 use peerctl::cloud::Cloud;
 use peerctl::plan::templates::Templates;
 use peerctl::plan::{plan, render};
-use peerctl::state::State;
+use peerctl::state::{ResourceState, State};
 use peerctl::topology::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -187,10 +189,55 @@ fn child(shape: &str, n: usize) {
     );
 }
 
+/// The re-plan case, in its own child process (its state copy would otherwise inflate the
+/// plan case's peak RSS): plans once, builds the state apply would leave, then times plans
+/// against it, each diffing every resource (references walked) and finding nothing to do.
+/// Prints the median and this process's peak RSS.
+fn child_replan(shape: &str, n: usize) {
+    let (yaml, _) = generate(shape, n);
+    let tpl = Templates::embedded().expect("templates");
+    let topo = parse("bench.yaml", &yaml).expect("generated topology");
+    let first = plan(
+        &topo,
+        &State::empty(),
+        &tpl,
+        &mut ChaCha20Rng::seed_from_u64(0),
+    )
+    .expect("plan");
+    let mut st = State::empty();
+    st.lineage = "bench".into();
+    st.allocations = first.allocations.clone();
+    st.secrets = first.secrets.clone();
+    for r in &first.resources {
+        st.resources.insert(
+            r.address.clone(),
+            ResourceState::created(r, r.address.clone()),
+        );
+    }
+    drop(first);
+    let runs = if n >= 1000 { 9 } else { 21 };
+    let mut t = Vec::new();
+    for run in 0..runs {
+        let t0 = Instant::now();
+        let again = plan(&topo, &st, &tpl, &mut ChaCha20Rng::seed_from_u64(run)).expect("replan");
+        t.push(t0.elapsed());
+        assert!(again.changes.is_empty());
+    }
+    println!(
+        "REPLAN {:.2} {}",
+        median(t).as_secs_f64() * 1e3,
+        vm_hwm_kb()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         child(&args[i + 1], args[i + 2].parse().expect("size"));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--child-replan") {
+        child_replan(&args[i + 1], args[i + 2].parse().expect("size"));
         return;
     }
     let exe = std::env::current_exe().expect("current exe");
@@ -198,7 +245,7 @@ fn main() {
         "peerctl planner benchmark (median of 21 runs; 9 at 1,000 networks; peak RSS per case)"
     );
     println!(
-        "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13} {:>13} {:>12}",
+        "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13} {:>13} {:>12} {:>10} {:>15}",
         "shape",
         "networks",
         "links",
@@ -209,7 +256,9 @@ fn main() {
         "render ms",
         "plan us/link",
         "peak RSS MB",
-        "plan faults"
+        "plan faults",
+        "replan ms",
+        "replan RSS MB"
     );
     for shape in SHAPES {
         for n in SIZES {
@@ -226,11 +275,25 @@ fn main() {
                 std::process::exit(1);
             };
             let f: Vec<&str> = line.split_whitespace().collect();
+            let re = std::process::Command::new(&exe)
+                .args(["--child-replan", shape, &n.to_string()])
+                .output()
+                .expect("run replan case");
+            let re_text = String::from_utf8_lossy(&re.stdout);
+            let Some(re_line) = re_text.lines().find(|l| l.starts_with("REPLAN ")) else {
+                eprintln!(
+                    "{shape} {n} replan: failed: {}",
+                    String::from_utf8_lossy(&re.stderr)
+                );
+                std::process::exit(1);
+            };
+            let r: Vec<&str> = re_line.split_whitespace().collect();
+            let re_hwm_kb: f64 = r[2].parse().unwrap_or(0.0);
             let links: f64 = f[3].parse().unwrap_or(1.0);
             let plan_ms: f64 = f[7].parse().unwrap_or(0.0);
             let hwm_kb: f64 = f[9].parse().unwrap_or(0.0);
             println!(
-                "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13.1} {:>13.1} {:>12}",
+                "{:<10} {:>8} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>13.1} {:>13.1} {:>12} {:>10} {:>15.1}",
                 f[1],
                 f[2],
                 f[3],
@@ -241,7 +304,9 @@ fn main() {
                 f[8],
                 plan_ms * 1e3 / links.max(1.0),
                 hwm_kb / 1024.0,
-                f[10]
+                f[10],
+                r[1],
+                re_hwm_kb / 1024.0
             );
         }
     }
