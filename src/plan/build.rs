@@ -297,7 +297,7 @@ impl<'a> Ctx<'a> {
         };
         let groups = match &aws.security_groups {
             Some(g) => Value::strs(g),
-            None => Value::from("default"),
+            None => Value::from("all"),
         };
         let perms = allow_list(link)
             .iter()

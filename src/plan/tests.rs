@@ -1076,3 +1076,28 @@ fn mermaid_ids_of_networks_never_collide_with_cloud_subgraphs_or_keywords() {
     );
     assert_eq!(m.lines().filter(|l| l.trim() == "end").count(), 3);
 }
+
+#[test]
+fn aws_rules_go_to_every_security_group_unless_the_topology_lists_some() {
+    let mut t = topo(
+        vec![
+            aws("aws1", "us-east-1", "10.1.0.0/16"),
+            gcp("gcp1", "10.2.0.0/16"),
+        ],
+        vec![link("aws1", "gcp1", vec![])],
+    );
+    let addr = "aws.security_group_rule.aws1--gcp1.aws1";
+    let p = run(&t, &State::empty());
+    assert_eq!(
+        res(&p, addr).attributes["security_groups"],
+        Value::from("all")
+    );
+    if let Location::Aws(a) = &mut t.networks[0].location {
+        a.security_groups = Some(vec!["sg-0a1b2c3d".into()]);
+    }
+    let p = run(&t, &State::empty());
+    assert_eq!(
+        res(&p, addr).attributes["security_groups"],
+        Value::strs(&["sg-0a1b2c3d".to_string()])
+    );
+}
