@@ -192,6 +192,189 @@ fn name_of(p: &ResPath) -> &str {
     p.name.as_deref().unwrap_or("")
 }
 
+/// The answer to a delete of what is already absent.
+fn no_content() -> Response {
+    Response::new(204, "application/json; charset=utf-8", Vec::new())
+}
+
+/// A stored resource, through its meta.
+trait Res: Clone {
+    fn meta(&self) -> &Meta;
+    fn meta_mut(&mut self) -> &mut Meta;
+}
+
+macro_rules! res {
+    ($($t:ty),*) => {$(
+        impl Res for $t {
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+            fn meta_mut(&mut self) -> &mut Meta {
+                &mut self.meta
+            }
+        }
+    )*};
+}
+
+res!(
+    Vnet,
+    Subnet,
+    PublicIp,
+    Gateway,
+    LocalGateway,
+    Connection,
+    Nsg,
+    SecurityRule,
+    Route,
+    RouteTable
+);
+
+/// A top-level resource kind and the map of the cloud that holds it.
+trait Top: Res {
+    const KIND: Kind;
+    fn all(az: &AzureCloud) -> &BTreeMap<String, Self>;
+    fn all_mut(az: &mut AzureCloud) -> &mut BTreeMap<String, Self>;
+}
+
+macro_rules! top {
+    ($($t:ty, $kind:ident, $field:ident;)*) => {$(
+        impl Top for $t {
+            const KIND: Kind = Kind::$kind;
+            fn all(az: &AzureCloud) -> &BTreeMap<String, Self> {
+                &az.$field
+            }
+            fn all_mut(az: &mut AzureCloud) -> &mut BTreeMap<String, Self> {
+                &mut az.$field
+            }
+        }
+    )*};
+}
+
+top! {
+    Vnet, VirtualNetworks, vnets;
+    PublicIp, PublicIpAddresses, public_ips;
+    Gateway, VirtualNetworkGateways, gateways;
+    LocalGateway, LocalNetworkGateways, local_gateways;
+    Connection, Connections, connections;
+    Nsg, NetworkSecurityGroups, nsgs;
+    RouteTable, RouteTables, route_tables;
+}
+
+/// A child resource kind (subnet, security rule, route): where it sits in its parent, and
+/// what is its own in a GET, a DELETE and a PUT; [`child_op`] does the rest.
+trait Child: Res {
+    type Parent: Top;
+    /// The segment below the parent's id, also the parent's inline property.
+    const SEGMENT: &'static str;
+    fn children(parent: &Self::Parent) -> &BTreeMap<String, Self>;
+    fn children_mut(parent: &mut Self::Parent) -> &mut BTreeMap<String, Self>;
+    fn render(az: &AzureCloud, x: &Self, now: u64) -> Value;
+    /// Vetoes a delete (a child in use).
+    fn refuse_delete(_c: &Call, _x: &Self) -> R<()> {
+        Ok(())
+    }
+    /// The child a PUT writes, validated; its meta's `ready_ms` is when it is built.
+    fn build(
+        c: &mut Call,
+        parent: &Self::Parent,
+        b: &Value,
+        old: Option<&Self>,
+        id: String,
+        name: &str,
+    ) -> R<Self>;
+}
+
+/// The parent of a child resource's path, or ARM's 404 for it.
+fn parent_of<T: Child>(c: &Call, p: &ResPath) -> R<T::Parent> {
+    T::Parent::all(c.az())
+        .get(&key(&p.id()))
+        .cloned()
+        .ok_or_else(|| arm::not_found(T::Parent::KIND, &p.rg, name_of(p)))
+}
+
+/// The children a parent's PUT writes inline (`properties.<segment>`), in order; each keeps
+/// the meta of the old child of its name. `build` sees the children before it.
+fn inline_children<T: Child>(
+    c: &mut Call,
+    b: &Value,
+    old: Option<&T::Parent>,
+    parent_id: &str,
+    ready: u64,
+    unnamed: &str,
+    mut build: impl FnMut(&Value, Meta, &BTreeMap<String, T>) -> R<T>,
+) -> R<BTreeMap<String, T>> {
+    let mut out = BTreeMap::new();
+    for v in at(b, &["properties", T::SEGMENT])
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let name = v
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(unnamed))?
+            .to_string();
+        let old_meta = old
+            .and_then(|o| T::children(o).get(&name.to_ascii_lowercase()))
+            .map(|x| x.meta());
+        let id = format!("{parent_id}/{}/{name}", T::SEGMENT);
+        let m = c.child_meta(old_meta, id, &name, ready);
+        let x = build(&v, m, &out)?;
+        out.insert(name.to_ascii_lowercase(), x);
+    }
+    Ok(out)
+}
+
+/// List, get, delete (204 when absent, 202 otherwise) and create/update of a child resource.
+fn child_op<T: Child>(c: &mut Call, verb: &str, p: &ResPath) -> R<Response> {
+    let pk = key(&p.id());
+    let parent = parent_of::<T>(c, p)?;
+    let now = c.now();
+    let children = T::children(&parent);
+    if verb == "List" {
+        return Ok(list(
+            children
+                .values()
+                .map(|x| T::render(c.az(), x, now))
+                .collect(),
+        ));
+    }
+    let name = p.rest.get(1).cloned().unwrap_or_default();
+    let ck = name.to_ascii_lowercase();
+    let id = format!("{}/{}/{name}", parent.meta().id, T::SEGMENT);
+    let old = children.get(&ck).cloned();
+    let location = &parent.meta().location;
+    match verb {
+        "Get" => old
+            .map(|x| ok(T::render(c.az(), &x, now)))
+            .ok_or_else(|| arm::child_not_found(&id)),
+        "Delete" => {
+            let Some(x) = old else {
+                return Ok(no_content());
+            };
+            T::refuse_delete(c, &x)?;
+            let done = now + c.lat(Op::AzureDelete);
+            if let Some(x) = T::Parent::all_mut(&mut c.world.azure)
+                .get_mut(&pk)
+                .and_then(|q| T::children_mut(q).get_mut(&ck))
+            {
+                x.meta_mut().delete_at.get_or_insert(done);
+            }
+            Ok(c.accepted_delete(&p.sub, location, done))
+        }
+        _ => {
+            let b = arm::body(c.req)?;
+            let x = T::build(c, &parent, &b, old.as_ref(), id, &name)?;
+            let ready = x.meta().ready_ms;
+            let body = T::render(c.az(), &x, now);
+            if let Some(q) = T::Parent::all_mut(&mut c.world.azure).get_mut(&pk) {
+                T::children_mut(q).insert(ck, x);
+            }
+            Ok(c.accepted_put(old.is_none(), &p.sub, location, ready, body))
+        }
+    }
+}
+
 impl Call<'_, '_> {
     fn now(&self) -> u64 {
         self.ctx.now_ms
@@ -246,6 +429,11 @@ impl Call<'_, '_> {
             },
             None => self.meta(id, name, location, tags, ready_ms),
         }
+    }
+
+    /// The meta of a child resource's write (children have no location or tags).
+    fn child_meta(&mut self, old: Option<&Meta>, id: String, name: &str, ready_ms: u64) -> Meta {
+        self.write_meta(old, id, name, "", BTreeMap::new(), ready_ms)
     }
 
     /// Registers a long-running operation finishing at `done_ms`; returns its id.
@@ -378,7 +566,7 @@ fn op_result(c: &Call, id: &str) -> R<Response> {
         );
     }
     Ok(match &op.error {
-        None => Response::new(204, "application/json; charset=utf-8", Vec::new()),
+        None => no_content(),
         Some((code, msg)) => error(400, code, msg.clone()),
     })
 }
@@ -391,7 +579,7 @@ fn resource(c: &mut Call, op: &str, p: &ResPath) -> R<Response> {
         ("VirtualNetworks", "Get") => get_top(c, p),
         ("VirtualNetworks", "CreateOrUpdate") => vnet_put(c, p),
         ("VirtualNetworks", "Delete") => vnet_delete(c, p),
-        ("Subnets", _) => subnet_op(c, verb, p),
+        ("Subnets", _) => child_op::<Subnet>(c, verb, p),
         ("PublicIPAddresses", "Get") => get_top(c, p),
         ("PublicIPAddresses", "CreateOrUpdate") => public_ip_put(c, p),
         ("PublicIPAddresses", "Delete") => public_ip_delete(c, p),
@@ -415,7 +603,7 @@ fn resource(c: &mut Call, op: &str, p: &ResPath) -> R<Response> {
         ("RouteTables", "Get") => get_top(c, p),
         ("RouteTables", "CreateOrUpdate") => route_table_put(c, p),
         ("RouteTables", "Delete") => route_table_delete(c, p),
-        ("Routes", _) => route_op(c, verb, p),
+        ("Routes", _) => child_op::<Route>(c, verb, p),
         _ => Err(error(
             405,
             "MethodNotAllowed",
@@ -577,23 +765,9 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
                 .find(|(n, _, _)| n.eq_ignore_ascii_case(&s.meta.name));
             if let Some(g) = c.subnet_user(&s.meta.id) {
                 match kept {
-                    None => {
-                        return Err(bad_request(
-                            "InUseSubnetCannotBeDeleted",
-                            format!(
-                                "Subnet {} is in use by {} and cannot be deleted.",
-                                s.meta.name, g.meta.id
-                            ),
-                        ))
-                    }
+                    None => return Err(subnet_undeletable(s, g)),
                     Some((_, _, spec)) if spec.prefix != s.prefix => {
-                        return Err(bad_request(
-                            "InUseSubnetCannotBeUpdated",
-                            format!(
-                            "Subnet {} is in use by {} and its address prefix cannot be changed.",
-                            s.meta.name, g.meta.id
-                        ),
-                        ))
+                        return Err(subnet_prefix_fixed(s, g))
                     }
                     _ => {}
                 }
@@ -616,8 +790,8 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
         let old_meta = old
             .as_ref()
             .and_then(|v| v.subnets.get(&name.to_ascii_lowercase()))
-            .map(|s| s.meta.clone());
-        let m = c.write_meta(old_meta.as_ref(), id, &name, "", BTreeMap::new(), ready);
+            .map(|s| &s.meta);
+        let m = c.child_meta(old_meta, id, &name, ready);
         subnets.insert(
             name.to_ascii_lowercase(),
             Subnet {
@@ -642,21 +816,11 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
 fn vnet_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let Some(v) = c.az().vnets.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     for s in v.subnets.values() {
         if let Some(g) = c.subnet_user(&s.meta.id) {
-            return Err(bad_request(
-                "InUseSubnetCannotBeDeleted",
-                format!(
-                    "Subnet {} is in use by {} and cannot be deleted.",
-                    s.meta.name, g.meta.id
-                ),
-            ));
+            return Err(subnet_undeletable(s, g));
         }
     }
     let location = v.meta.location.clone();
@@ -667,104 +831,80 @@ fn vnet_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     Ok(c.accepted_delete(&p.sub, &location, done))
 }
 
-fn subnet_op(c: &mut Call, verb: &str, p: &ResPath) -> R<Response> {
-    let vk = key(&p.id());
-    let Some(vnet) = c.az().vnets.get(&vk).cloned() else {
-        return Err(arm::not_found(Kind::VirtualNetworks, &p.rg, name_of(p)));
-    };
-    let now = c.now();
-    if verb == "List" {
-        return Ok(list(
-            vnet.subnets
-                .values()
-                .map(|s| render::subnet(c.az(), s, now))
-                .collect(),
-        ));
+fn subnet_undeletable(s: &Subnet, g: &Gateway) -> Response {
+    bad_request(
+        "InUseSubnetCannotBeDeleted",
+        format!(
+            "Subnet {} is in use by {} and cannot be deleted.",
+            s.meta.name, g.meta.id
+        ),
+    )
+}
+
+fn subnet_prefix_fixed(s: &Subnet, g: &Gateway) -> Response {
+    bad_request(
+        "InUseSubnetCannotBeUpdated",
+        format!(
+            "Subnet {} is in use by {} and its address prefix cannot be changed.",
+            s.meta.name, g.meta.id
+        ),
+    )
+}
+
+impl Child for Subnet {
+    type Parent = Vnet;
+    const SEGMENT: &'static str = "subnets";
+
+    fn children(v: &Vnet) -> &BTreeMap<String, Subnet> {
+        &v.subnets
     }
-    let name = p.rest.get(1).cloned().unwrap_or_default();
-    let sk = name.to_ascii_lowercase();
-    let id = format!("{}/subnets/{name}", vnet.meta.id);
-    let old = vnet.subnets.get(&sk).cloned();
-    match verb {
-        "Get" => old
-            .map(|s| ok(render::subnet(c.az(), &s, now)))
-            .ok_or_else(|| arm::child_not_found(&id)),
-        "Delete" => {
-            let Some(s) = old else {
-                return Ok(Response::new(
-                    204,
-                    "application/json; charset=utf-8",
-                    Vec::new(),
-                ));
-            };
-            if let Some(g) = c.subnet_user(&s.meta.id) {
-                return Err(bad_request(
-                    "InUseSubnetCannotBeDeleted",
-                    format!(
-                        "Subnet {} is in use by {} and cannot be deleted.",
-                        s.meta.name, g.meta.id
-                    ),
-                ));
-            }
-            let done = now + c.lat(Op::AzureDelete);
-            if let Some(s) = c
-                .world
-                .azure
-                .vnets
-                .get_mut(&vk)
-                .and_then(|v| v.subnets.get_mut(&sk))
-            {
-                s.meta.delete_at.get_or_insert(done);
-            }
-            Ok(c.accepted_delete(&p.sub, &vnet.meta.location, done))
+
+    fn children_mut(v: &mut Vnet) -> &mut BTreeMap<String, Subnet> {
+        &mut v.subnets
+    }
+
+    fn render(az: &AzureCloud, s: &Subnet, now: u64) -> Value {
+        render::subnet(az, s, now)
+    }
+
+    fn refuse_delete(c: &Call, s: &Subnet) -> R<()> {
+        match c.subnet_user(&s.meta.id) {
+            Some(g) => Err(subnet_undeletable(s, g)),
+            None => Ok(()),
         }
-        _ => {
-            let b = arm::body(c.req)?;
-            let spec = subnet_spec(c, b.get("properties"), &id)?;
-            let mut layout: Vec<(String, Ipv4Net)> = vnet
-                .subnets
-                .values()
-                .filter(|s| !s.meta.name.eq_ignore_ascii_case(&name) && !s.meta.deleting())
-                .map(|s| (s.meta.name.clone(), s.prefix))
-                .collect();
-            layout.insert(0, (name.clone(), spec.prefix));
-            // Check the new subnet against the others (it sits first so overlaps name it).
-            let mut ordered = layout[1..].to_vec();
-            ordered.push(layout[0].clone());
-            check_subnet_layout(&vnet.meta.name, &vnet.prefixes, &ordered)?;
-            if let (Some(s), Some(g)) = (&old, old.as_ref().and_then(|s| c.subnet_user(&s.meta.id)))
-            {
-                if s.prefix != spec.prefix {
-                    return Err(bad_request(
-                        "InUseSubnetCannotBeUpdated",
-                        format!(
-                            "Subnet {} is in use by {} and its address prefix cannot be changed.",
-                            s.meta.name, g.meta.id
-                        ),
-                    ));
-                }
+    }
+
+    fn build(
+        c: &mut Call,
+        vnet: &Vnet,
+        b: &Value,
+        old: Option<&Subnet>,
+        id: String,
+        name: &str,
+    ) -> R<Subnet> {
+        let spec = subnet_spec(c, b.get("properties"), &id)?;
+        let mut layout: Vec<(String, Ipv4Net)> = vnet
+            .subnets
+            .values()
+            .filter(|s| !s.meta.name.eq_ignore_ascii_case(name) && !s.meta.deleting())
+            .map(|s| (s.meta.name.clone(), s.prefix))
+            .collect();
+        // Check the new subnet against the others (it comes last so overlaps name it).
+        layout.push((name.to_string(), spec.prefix));
+        check_subnet_layout(&vnet.meta.name, &vnet.prefixes, &layout)?;
+        if let Some((s, g)) = old.and_then(|s| c.subnet_user(&s.meta.id).map(|g| (s, g))) {
+            if s.prefix != spec.prefix {
+                return Err(subnet_prefix_fixed(s, g));
             }
-            let ready = now + c.lat(Op::AzureSubnetCreate);
-            let m = c.write_meta(
-                old.as_ref().map(|s| &s.meta),
-                id,
-                &name,
-                "",
-                BTreeMap::new(),
-                ready,
-            );
-            let subnet = Subnet {
-                meta: m,
-                prefix: spec.prefix,
-                nsg: spec.nsg,
-                route_table: spec.route_table,
-            };
-            let body = render::subnet(c.az(), &subnet, now);
-            if let Some(v) = c.world.azure.vnets.get_mut(&vk) {
-                v.subnets.insert(sk, subnet);
-            }
-            Ok(c.accepted_put(old.is_none(), &p.sub, &vnet.meta.location, ready, body))
         }
+        let ready = c.now() + c.lat(Op::AzureSubnetCreate);
+        let m = c.child_meta(old.map(|s| &s.meta), id, name, ready);
+        Ok(Subnet {
+            meta: m,
+            prefix: spec.prefix,
+            nsg: spec.nsg,
+            route_table: spec.route_table,
+        })
     }
 }
 
@@ -839,11 +979,7 @@ fn public_ip_put(c: &mut Call, p: &ResPath) -> R<Response> {
 fn public_ip_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let Some(ip) = c.az().public_ips.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     if let Some(g) = c
         .az()
@@ -1099,11 +1235,7 @@ fn gateway_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let now = c.now();
     let Some(g) = c.az().gateways.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     if g.busy(now) && !g.meta.deleting() {
         return Err(another_operation(&g.meta.id));
@@ -1280,11 +1412,7 @@ fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
 fn local_gateway_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let Some(l) = c.az().local_gateways.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     if let Some(conn) = c
         .az()
@@ -1525,11 +1653,7 @@ fn connection_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let now = c.now();
     let Some(conn) = c.az().connections.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     let gk = key(&conn.gateway1);
     if let Some(g) = c.az().gateways.get(&gk) {
@@ -1825,33 +1949,19 @@ fn nsg_put(c: &mut Call, p: &ResPath) -> R<Response> {
         tags,
         ready,
     );
-    let mut rules: BTreeMap<String, SecurityRule> = BTreeMap::new();
-    for v in at(&b, &["properties", "securityRules"])
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
-        let name = v
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("Every security rule needs a name."))?
-            .to_string();
-        let old_meta = old
-            .as_ref()
-            .and_then(|n| n.rules.get(&name.to_ascii_lowercase()))
-            .map(|r| r.meta.clone());
-        let m = c.write_meta(
-            old_meta.as_ref(),
-            format!("{}/securityRules/{name}", meta.id),
-            &name,
-            "",
-            BTreeMap::new(),
-            ready,
-        );
-        let r = security_rule(&v, m)?;
-        check_rule_conflict(rules.values(), &r)?;
-        rules.insert(name.to_ascii_lowercase(), r);
-    }
+    let rules = inline_children(
+        c,
+        &b,
+        old.as_ref(),
+        &meta.id,
+        ready,
+        "Every security rule needs a name.",
+        |v, m, so_far| {
+            let r = security_rule(v, m)?;
+            check_rule_conflict(so_far.values(), &r)?;
+            Ok(r)
+        },
+    )?;
     c.world.azure.nsgs.insert(k.clone(), Nsg { meta, rules });
     let body = render_top(c, Kind::NetworkSecurityGroups, &k).unwrap_or_default();
     Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
@@ -1860,11 +1970,7 @@ fn nsg_put(c: &mut Call, p: &ResPath) -> R<Response> {
 fn nsg_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let Some(n) = c.az().nsgs.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     if let Some(s) = c
         .az()
@@ -1883,88 +1989,58 @@ fn nsg_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     Ok(c.accepted_delete(&p.sub, &location, done))
 }
 
+impl Child for SecurityRule {
+    type Parent = Nsg;
+    const SEGMENT: &'static str = "securityRules";
+
+    fn children(n: &Nsg) -> &BTreeMap<String, SecurityRule> {
+        &n.rules
+    }
+
+    fn children_mut(n: &mut Nsg) -> &mut BTreeMap<String, SecurityRule> {
+        &mut n.rules
+    }
+
+    fn render(_: &AzureCloud, r: &SecurityRule, now: u64) -> Value {
+        render::security_rule(r, render::RULE_TYPE, now)
+    }
+
+    fn build(
+        c: &mut Call,
+        nsg: &Nsg,
+        b: &Value,
+        old: Option<&SecurityRule>,
+        id: String,
+        name: &str,
+    ) -> R<SecurityRule> {
+        let ready = c.now() + c.lat(Op::AzureNsgRuleCreate);
+        let m = c.child_meta(old.map(|r| &r.meta), id, name, ready);
+        let r = security_rule(b, m)?;
+        check_rule_conflict(nsg.rules.values(), &r)?;
+        Ok(r)
+    }
+}
+
+/// Security rules are children like any; the default rules are read-only and derived.
 fn rule_op(c: &mut Call, family: &str, verb: &str, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(nsg) = c.az().nsgs.get(&k).cloned() else {
-        return Err(arm::not_found(
-            Kind::NetworkSecurityGroups,
-            &p.rg,
-            name_of(p),
-        ));
-    };
+    if family != "DefaultSecurityRules" {
+        return child_op::<SecurityRule>(c, verb, p);
+    }
+    let nsg = parent_of::<SecurityRule>(c, p)?;
     let now = c.now();
+    let defaults = super::physics::default_rules(&nsg);
+    let show = |r: &SecurityRule| render::security_rule(r, render::DEFAULT_RULE_TYPE, now);
+    if verb == "List" {
+        return Ok(list(defaults.iter().map(show).collect()));
+    }
     let name = p.rest.get(1).cloned().unwrap_or_default();
-    let rk = name.to_ascii_lowercase();
-    if family == "DefaultSecurityRules" {
-        let defaults = super::physics::default_rules(&nsg);
-        return match verb {
-            "List" => Ok(list(
-                defaults
-                    .iter()
-                    .map(|r| render::security_rule(r, render::DEFAULT_RULE_TYPE, now))
-                    .collect(),
-            )),
-            _ => defaults
-                .iter()
-                .find(|r| r.meta.name.eq_ignore_ascii_case(&name))
-                .map(|r| ok(render::security_rule(r, render::DEFAULT_RULE_TYPE, now)))
-                .ok_or_else(|| {
-                    arm::child_not_found(&format!("{}/defaultSecurityRules/{name}", nsg.meta.id))
-                }),
-        };
-    }
-    let id = format!("{}/securityRules/{name}", nsg.meta.id);
-    let old = nsg.rules.get(&rk).cloned();
-    match verb {
-        "List" => Ok(list(
-            nsg.rules
-                .values()
-                .map(|r| render::security_rule(r, render::RULE_TYPE, now))
-                .collect(),
-        )),
-        "Get" => old
-            .map(|r| ok(render::security_rule(&r, render::RULE_TYPE, now)))
-            .ok_or_else(|| arm::child_not_found(&id)),
-        "Delete" => {
-            if old.is_none() {
-                return Ok(Response::new(
-                    204,
-                    "application/json; charset=utf-8",
-                    Vec::new(),
-                ));
-            }
-            let done = now + c.lat(Op::AzureDelete);
-            if let Some(r) = c
-                .world
-                .azure
-                .nsgs
-                .get_mut(&k)
-                .and_then(|n| n.rules.get_mut(&rk))
-            {
-                r.meta.delete_at.get_or_insert(done);
-            }
-            Ok(c.accepted_delete(&p.sub, &nsg.meta.location, done))
-        }
-        _ => {
-            let b = arm::body(c.req)?;
-            let ready = now + c.lat(Op::AzureNsgRuleCreate);
-            let m = c.write_meta(
-                old.as_ref().map(|r| &r.meta),
-                id,
-                &name,
-                "",
-                BTreeMap::new(),
-                ready,
-            );
-            let r = security_rule(&b, m)?;
-            check_rule_conflict(nsg.rules.values(), &r)?;
-            let body = render::security_rule(&r, render::RULE_TYPE, now);
-            if let Some(n) = c.world.azure.nsgs.get_mut(&k) {
-                n.rules.insert(rk, r);
-            }
-            Ok(c.accepted_put(old.is_none(), &p.sub, &nsg.meta.location, ready, body))
-        }
-    }
+    defaults
+        .iter()
+        .find(|r| r.meta.name.eq_ignore_ascii_case(&name))
+        .map(|r| ok(show(r)))
+        .ok_or_else(|| {
+            arm::child_not_found(&format!("{}/defaultSecurityRules/{name}", nsg.meta.id))
+        })
 }
 
 // ---- route tables and routes ----
@@ -2028,31 +2104,15 @@ fn route_table_put(c: &mut Call, p: &ResPath) -> R<Response> {
         tags,
         ready,
     );
-    let mut routes = BTreeMap::new();
-    for v in at(&b, &["properties", "routes"])
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
-        let name = v
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("Every route needs a name."))?
-            .to_string();
-        let old_meta = old
-            .as_ref()
-            .and_then(|t| t.routes.get(&name.to_ascii_lowercase()))
-            .map(|r| r.meta.clone());
-        let m = c.write_meta(
-            old_meta.as_ref(),
-            format!("{}/routes/{name}", meta.id),
-            &name,
-            "",
-            BTreeMap::new(),
-            ready,
-        );
-        routes.insert(name.to_ascii_lowercase(), route(&v, m)?);
-    }
+    let routes = inline_children(
+        c,
+        &b,
+        old.as_ref(),
+        &meta.id,
+        ready,
+        "Every route needs a name.",
+        |v, m, _| route(v, m),
+    )?;
     let disable = bool_at(&b, &["properties", "disableBgpRoutePropagation"])?.unwrap_or(false);
     c.world.azure.route_tables.insert(
         k.clone(),
@@ -2069,11 +2129,7 @@ fn route_table_put(c: &mut Call, p: &ResPath) -> R<Response> {
 fn route_table_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     let k = key(&p.id());
     let Some(t) = c.az().route_tables.get(&k) else {
-        return Ok(Response::new(
-            204,
-            "application/json; charset=utf-8",
-            Vec::new(),
-        ));
+        return Ok(no_content());
     };
     if let Some(s) = c
         .az()
@@ -2098,60 +2154,32 @@ fn route_table_delete(c: &mut Call, p: &ResPath) -> R<Response> {
     Ok(c.accepted_delete(&p.sub, &location, done))
 }
 
-fn route_op(c: &mut Call, verb: &str, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(t) = c.az().route_tables.get(&k).cloned() else {
-        return Err(arm::not_found(Kind::RouteTables, &p.rg, name_of(p)));
-    };
-    let now = c.now();
-    let name = p.rest.get(1).cloned().unwrap_or_default();
-    let rk = name.to_ascii_lowercase();
-    let id = format!("{}/routes/{name}", t.meta.id);
-    let old = t.routes.get(&rk).cloned();
-    match verb {
-        "List" => Ok(list(
-            t.routes.values().map(|r| render::route(r, now)).collect(),
-        )),
-        "Get" => old
-            .map(|r| ok(render::route(&r, now)))
-            .ok_or_else(|| arm::child_not_found(&id)),
-        "Delete" => {
-            if old.is_none() {
-                return Ok(Response::new(
-                    204,
-                    "application/json; charset=utf-8",
-                    Vec::new(),
-                ));
-            }
-            let done = now + c.lat(Op::AzureDelete);
-            if let Some(r) = c
-                .world
-                .azure
-                .route_tables
-                .get_mut(&k)
-                .and_then(|t| t.routes.get_mut(&rk))
-            {
-                r.meta.delete_at.get_or_insert(done);
-            }
-            Ok(c.accepted_delete(&p.sub, &t.meta.location, done))
-        }
-        _ => {
-            let b = arm::body(c.req)?;
-            let ready = now + c.lat(Op::AzureRouteCreate);
-            let m = c.write_meta(
-                old.as_ref().map(|r| &r.meta),
-                id,
-                &name,
-                "",
-                BTreeMap::new(),
-                ready,
-            );
-            let r = route(&b, m)?;
-            let body = render::route(&r, now);
-            if let Some(t) = c.world.azure.route_tables.get_mut(&k) {
-                t.routes.insert(rk, r);
-            }
-            Ok(c.accepted_put(old.is_none(), &p.sub, &t.meta.location, ready, body))
-        }
+impl Child for Route {
+    type Parent = RouteTable;
+    const SEGMENT: &'static str = "routes";
+
+    fn children(t: &RouteTable) -> &BTreeMap<String, Route> {
+        &t.routes
+    }
+
+    fn children_mut(t: &mut RouteTable) -> &mut BTreeMap<String, Route> {
+        &mut t.routes
+    }
+
+    fn render(_: &AzureCloud, r: &Route, now: u64) -> Value {
+        render::route(r, now)
+    }
+
+    fn build(
+        c: &mut Call,
+        _: &RouteTable,
+        b: &Value,
+        old: Option<&Route>,
+        id: String,
+        name: &str,
+    ) -> R<Route> {
+        let ready = c.now() + c.lat(Op::AzureRouteCreate);
+        let m = c.child_meta(old.map(|r| &r.meta), id, name, ready);
+        route(b, m)
     }
 }
