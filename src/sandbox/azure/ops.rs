@@ -284,6 +284,41 @@ trait Child: Res {
     ) -> R<Self>;
 }
 
+/// The delete of a top-level resource: 204 when it is absent; `refuse` may veto it (in use,
+/// busy), given the resource's key; otherwise it is marked deleting until `op`'s latency from
+/// now, `after` sees that time (a connection's delete keeps its gateway busy), and a 202 answers.
+fn delete_top<T: Top>(
+    c: &mut Call,
+    p: &ResPath,
+    op: Op,
+    refuse: impl FnOnce(&Call, &str, &T) -> R<()>,
+    after: impl FnOnce(&mut AzureCloud, u64),
+) -> R<Response> {
+    let k = key(&p.id());
+    let Some(x) = T::all(c.az()).get(&k) else {
+        return Ok(no_content());
+    };
+    refuse(c, &k, x)?;
+    let location = x.meta().location.clone();
+    let done = c.now() + c.lat(op);
+    if let Some(x) = T::all_mut(&mut c.world.azure).get_mut(&k) {
+        x.meta_mut().delete_at.get_or_insert(done);
+    }
+    after(&mut c.world.azure, done);
+    Ok(c.accepted_delete(&p.sub, &location, done))
+}
+
+/// Stores the top-level resource a PUT wrote and answers with it: 201 when `created`, 200
+/// otherwise, with `Azure-AsyncOperation` polling until its meta's `ready_ms`.
+fn store_top<T: Top>(c: &mut Call, p: &ResPath, x: T, created: bool) -> Response {
+    let k = key(&p.id());
+    let location = x.meta().location.clone();
+    let ready = x.meta().ready_ms;
+    T::all_mut(&mut c.world.azure).insert(k.clone(), x);
+    let body = render_top(c, T::KIND, &k).unwrap_or_default();
+    c.accepted_put(created, &p.sub, &location, ready, body)
+}
+
 /// The parent of a child resource's path, or ARM's 404 for it.
 fn parent_of<T: Child>(c: &Call, p: &ResPath) -> R<T::Parent> {
     T::Parent::all(c.az())
@@ -434,6 +469,19 @@ impl Call<'_, '_> {
     /// The meta of a child resource's write (children have no location or tags).
     fn child_meta(&mut self, old: Option<&Meta>, id: String, name: &str, ready_ms: u64) -> Meta {
         self.write_meta(old, id, name, "", BTreeMap::new(), ready_ms)
+    }
+
+    /// The meta of a top-level resource's write, with the request's tags.
+    fn top_meta(
+        &mut self,
+        p: &ResPath,
+        b: &Value,
+        old: Option<&Meta>,
+        location: &str,
+        ready_ms: u64,
+    ) -> R<Meta> {
+        let tags = tags(b)?;
+        Ok(self.write_meta(old, p.id(), name_of(p), location, tags, ready_ms))
     }
 
     /// Registers a long-running operation finishing at `done_ms`; returns its id.
@@ -776,15 +824,7 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
     }
     let now = c.now();
     let ready = now + c.lat(Op::AzureSubnetCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|v| &v.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
+    let meta = c.top_meta(p, &b, old.as_ref().map(|v| &v.meta), &location, ready)?;
     let mut subnets = BTreeMap::new();
     for (name, id, spec) in specs {
         let old_meta = old
@@ -808,27 +848,19 @@ fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
         subnets,
         topology_name: old.as_ref().and_then(|v| v.topology_name.clone()),
     };
-    c.world.azure.vnets.insert(k.clone(), vnet);
-    let body = render_top(c, Kind::VirtualNetworks, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+    Ok(store_top(c, p, vnet, old.is_none()))
 }
 
 fn vnet_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(v) = c.az().vnets.get(&k) else {
-        return Ok(no_content());
-    };
-    for s in v.subnets.values() {
-        if let Some(g) = c.subnet_user(&s.meta.id) {
-            return Err(subnet_undeletable(s, g));
+    let refuse = |c: &Call, _: &str, v: &Vnet| {
+        for s in v.subnets.values() {
+            if let Some(g) = c.subnet_user(&s.meta.id) {
+                return Err(subnet_undeletable(s, g));
+            }
         }
-    }
-    let location = v.meta.location.clone();
-    let done = c.now() + c.lat(Op::AzureDelete);
-    if let Some(v) = c.world.azure.vnets.get_mut(&k) {
-        v.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+        Ok(())
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, |_, _| {})
 }
 
 fn subnet_undeletable(s: &Subnet, g: &Gateway) -> Response {
@@ -949,21 +981,14 @@ fn public_ip_put(c: &mut Call, p: &ResPath) -> R<Response> {
         return Err(invalid("idleTimeoutInMinutes must be between 4 and 30."));
     }
     let ready = c.now() + c.lat(Op::AzurePublicIpCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
     let ip = match &old {
         Some(o) => o.ip,
         None => c.world.ips.allocate(Cloud::Azure),
     };
-    c.world.azure.public_ips.insert(
-        k.clone(),
+    Ok(store_top(
+        c,
+        p,
         PublicIp {
             meta,
             ip,
@@ -971,30 +996,23 @@ fn public_ip_put(c: &mut Call, p: &ResPath) -> R<Response> {
             allocation,
             idle_timeout: idle as u32,
         },
-    );
-    let body = render_top(c, Kind::PublicIpAddresses, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+        old.is_none(),
+    ))
 }
 
 fn public_ip_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(ip) = c.az().public_ips.get(&k) else {
-        return Ok(no_content());
-    };
-    if let Some(g) = c
+    let refuse = |c: &Call, k: &str, ip: &PublicIp| {
+        match c
         .az()
         .gateways
         .values()
         .find(|g| g.ip_configs.iter().any(|x| key(&x.public_ip) == k))
     {
-        return Err(bad_request("PublicIPAddressCannotBeDeleted", format!("Public IP address {} can not be deleted since it is still allocated to resource {}/ipConfigurations/{}.", ip.meta.id, g.meta.id, g.ip_configs.first().map(|x| x.name.as_str()).unwrap_or(""))));
+        Some(g) => Err(bad_request("PublicIPAddressCannotBeDeleted", format!("Public IP address {} can not be deleted since it is still allocated to resource {}/ipConfigurations/{}.", ip.meta.id, g.meta.id, g.ip_configs.first().map(|x| x.name.as_str()).unwrap_or("")))),
+        None => Ok(()),
     }
-    let location = ip.meta.location.clone();
-    let done = c.now() + c.lat(Op::AzureDelete);
-    if let Some(ip) = c.world.azure.public_ips.get_mut(&k) {
-        ip.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, |_, _| {})
 }
 
 // ---- virtual network gateways ----
@@ -1189,7 +1207,6 @@ fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
         }
     }
     let generation = str_at(&props, &["vpnGatewayGeneration"]).map(String::from);
-    let tags = tags(&b)?;
     // A change of configuration reprovisions the gateway; a tags-only PUT is instant.
     let ready = match &old {
         None => now + c.lat(Op::AzureVpnGatewayCreate),
@@ -1204,14 +1221,7 @@ fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
         }
         Some(o) => o.meta.ready_ms.max(now),
     };
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
     let busy_until = old.as_ref().map(|o| o.busy_until).unwrap_or(0);
     let g = Gateway {
         meta,
@@ -1226,35 +1236,26 @@ fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
         bgp,
         busy_until,
     };
-    c.world.azure.gateways.insert(k.clone(), g);
-    let body = render_top(c, Kind::VirtualNetworkGateways, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+    Ok(store_top(c, p, g, old.is_none()))
 }
 
 fn gateway_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let now = c.now();
-    let Some(g) = c.az().gateways.get(&k) else {
-        return Ok(no_content());
+    let refuse = |c: &Call, k: &str, g: &Gateway| {
+        if g.busy(c.now()) && !g.meta.deleting() {
+            return Err(another_operation(&g.meta.id));
+        }
+        match c.az().connections.values().find(|x| key(&x.gateway1) == k) {
+            Some(conn) => Err(bad_request(
+                "InUseVirtualNetworkGatewayCannotBeDeleted",
+                format!(
+                    "Virtual network gateway {} cannot be deleted while connection {} uses it.",
+                    g.meta.id, conn.meta.id
+                ),
+            )),
+            None => Ok(()),
+        }
     };
-    if g.busy(now) && !g.meta.deleting() {
-        return Err(another_operation(&g.meta.id));
-    }
-    if let Some(conn) = c.az().connections.values().find(|x| key(&x.gateway1) == k) {
-        return Err(bad_request(
-            "InUseVirtualNetworkGatewayCannotBeDeleted",
-            format!(
-                "Virtual network gateway {} cannot be deleted while connection {} uses it.",
-                g.meta.id, conn.meta.id
-            ),
-        ));
-    }
-    let location = g.meta.location.clone();
-    let done = now + c.lat(Op::AzureVpnGatewayDelete);
-    if let Some(g) = c.world.azure.gateways.get_mut(&k) {
-        g.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+    delete_top(c, p, Op::AzureVpnGatewayDelete, refuse, |_, _| {})
 }
 
 /// getBgpPeerStatus / getLearnedRoutes / getAdvertisedRoutes: ARM answers these with 202 +
@@ -1386,17 +1387,10 @@ fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
         return Err(invalid("A local network gateway without bgpSettings needs localNetworkAddressSpace.addressPrefixes."));
     }
     let ready = c.now() + c.lat(Op::AzureLocalNetworkGatewayCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
-    c.world.azure.local_gateways.insert(
-        k.clone(),
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
+    Ok(store_top(
+        c,
+        p,
         LocalGateway {
             meta,
             ip,
@@ -1404,36 +1398,27 @@ fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
             prefixes: pfx,
             bgp,
         },
-    );
-    let body = render_top(c, Kind::LocalNetworkGateways, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+        old.is_none(),
+    ))
 }
 
 fn local_gateway_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(l) = c.az().local_gateways.get(&k) else {
-        return Ok(no_content());
-    };
-    if let Some(conn) = c
+    let refuse = |c: &Call, k: &str, l: &LocalGateway| match c
         .az()
         .connections
         .values()
         .find(|x| key(&x.local_gateway2) == k)
     {
-        return Err(bad_request(
+        Some(conn) => Err(bad_request(
             "InUseLocalNetworkGatewayCannotBeDeleted",
             format!(
                 "Local network gateway {} cannot be deleted while connection {} uses it.",
                 l.meta.id, conn.meta.id
             ),
-        ));
-    }
-    let location = l.meta.location.clone();
-    let done = c.now() + c.lat(Op::AzureDelete);
-    if let Some(l) = c.world.azure.local_gateways.get_mut(&k) {
-        l.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+        )),
+        None => Ok(()),
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, |_, _| {})
 }
 
 // ---- connections ----
@@ -1628,48 +1613,33 @@ fn connection_put(c: &mut Call, p: &ResPath) -> R<Response> {
         selector_policies,
     };
     let ready = now + c.lat(Op::AzureConnectionCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
-    c.world
-        .azure
-        .connections
-        .insert(k.clone(), Connection { meta, ..conn });
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
     // Creating or changing a connection is an update of its gateway.
     if let Some(g) = c.world.azure.gateways.get_mut(&gk) {
         g.busy_until = g.busy_until.max(ready);
     }
-    let body = render_top(c, Kind::Connections, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+    Ok(store_top(c, p, Connection { meta, ..conn }, old.is_none()))
 }
 
 fn connection_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let now = c.now();
-    let Some(conn) = c.az().connections.get(&k) else {
-        return Ok(no_content());
+    // Deleting a connection is an update of its gateway: refused while the gateway is busy,
+    // and keeps it busy until done.
+    let gk = c
+        .az()
+        .connections
+        .get(&key(&p.id()))
+        .map(|x| key(&x.gateway1))
+        .unwrap_or_default();
+    let refuse = |c: &Call, _: &str, conn: &Connection| match c.az().gateways.get(&gk) {
+        Some(g) if g.busy(c.now()) && !conn.meta.deleting() => Err(another_operation(&g.meta.id)),
+        _ => Ok(()),
     };
-    let gk = key(&conn.gateway1);
-    if let Some(g) = c.az().gateways.get(&gk) {
-        if g.busy(now) && !conn.meta.deleting() {
-            return Err(another_operation(&g.meta.id));
+    let after = |az: &mut AzureCloud, done: u64| {
+        if let Some(g) = az.gateways.get_mut(&gk) {
+            g.busy_until = g.busy_until.max(done);
         }
-    }
-    let location = conn.meta.location.clone();
-    let done = now + c.lat(Op::AzureDelete);
-    if let Some(conn) = c.world.azure.connections.get_mut(&k) {
-        conn.meta.delete_at.get_or_insert(done);
-    }
-    if let Some(g) = c.world.azure.gateways.get_mut(&gk) {
-        g.busy_until = g.busy_until.max(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, after)
 }
 
 /// `…/connections/{n}/sharedkey`: the only place the key can be read back.
@@ -1940,15 +1910,7 @@ fn nsg_put(c: &mut Call, p: &ResPath) -> R<Response> {
     let old = c.az().nsgs.get(&k).cloned();
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let ready = c.now() + c.lat(Op::AzureNsgRuleCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
     let rules = inline_children(
         c,
         &b,
@@ -1962,31 +1924,23 @@ fn nsg_put(c: &mut Call, p: &ResPath) -> R<Response> {
             Ok(r)
         },
     )?;
-    c.world.azure.nsgs.insert(k.clone(), Nsg { meta, rules });
-    let body = render_top(c, Kind::NetworkSecurityGroups, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+    Ok(store_top(c, p, Nsg { meta, rules }, old.is_none()))
 }
 
 fn nsg_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(n) = c.az().nsgs.get(&k) else {
-        return Ok(no_content());
-    };
-    if let Some(s) = c
+    let refuse = |c: &Call, k: &str, n: &Nsg| {
+        match c
         .az()
         .vnets
         .values()
         .flat_map(|v| v.subnets.values())
-        .find(|s| s.nsg.as_deref().map(key) == Some(k.clone()))
+        .find(|s| s.nsg.as_deref().map(key).as_deref() == Some(k))
     {
-        return Err(bad_request("InUseNetworkSecurityGroupCannotBeDeleted", format!("Network security group {} cannot be deleted because it is in use by the following resources: {}.", n.meta.id, s.meta.id)));
+        Some(s) => Err(bad_request("InUseNetworkSecurityGroupCannotBeDeleted", format!("Network security group {} cannot be deleted because it is in use by the following resources: {}.", n.meta.id, s.meta.id))),
+        None => Ok(()),
     }
-    let location = n.meta.location.clone();
-    let done = c.now() + c.lat(Op::AzureDelete);
-    if let Some(n) = c.world.azure.nsgs.get_mut(&k) {
-        n.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, |_, _| {})
 }
 
 impl Child for SecurityRule {
@@ -2095,15 +2049,7 @@ fn route_table_put(c: &mut Call, p: &ResPath) -> R<Response> {
     let old = c.az().route_tables.get(&k).cloned();
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let ready = c.now() + c.lat(Op::AzureRouteCreate);
-    let tags = tags(&b)?;
-    let meta = c.write_meta(
-        old.as_ref().map(|x| &x.meta),
-        p.id(),
-        name_of(p),
-        &location,
-        tags,
-        ready,
-    );
+    let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
     let routes = inline_children(
         c,
         &b,
@@ -2114,44 +2060,36 @@ fn route_table_put(c: &mut Call, p: &ResPath) -> R<Response> {
         |v, m, _| route(v, m),
     )?;
     let disable = bool_at(&b, &["properties", "disableBgpRoutePropagation"])?.unwrap_or(false);
-    c.world.azure.route_tables.insert(
-        k.clone(),
+    Ok(store_top(
+        c,
+        p,
         RouteTable {
             meta,
             disable_bgp_propagation: disable,
             routes,
         },
-    );
-    let body = render_top(c, Kind::RouteTables, &k).unwrap_or_default();
-    Ok(c.accepted_put(old.is_none(), &p.sub, &location, ready, body))
+        old.is_none(),
+    ))
 }
 
 fn route_table_delete(c: &mut Call, p: &ResPath) -> R<Response> {
-    let k = key(&p.id());
-    let Some(t) = c.az().route_tables.get(&k) else {
-        return Ok(no_content());
-    };
-    if let Some(s) = c
+    let refuse = |c: &Call, k: &str, t: &RouteTable| match c
         .az()
         .vnets
         .values()
         .flat_map(|v| v.subnets.values())
-        .find(|s| s.route_table.as_deref().map(key) == Some(k.clone()))
+        .find(|s| s.route_table.as_deref().map(key).as_deref() == Some(k))
     {
-        return Err(bad_request(
+        Some(s) => Err(bad_request(
             "InUseRouteTableCannotBeDeleted",
             format!(
                 "Route table {} is in use by {} and cannot be deleted.",
                 t.meta.id, s.meta.id
             ),
-        ));
-    }
-    let location = t.meta.location.clone();
-    let done = c.now() + c.lat(Op::AzureDelete);
-    if let Some(t) = c.world.azure.route_tables.get_mut(&k) {
-        t.meta.delete_at.get_or_insert(done);
-    }
-    Ok(c.accepted_delete(&p.sub, &location, done))
+        )),
+        None => Ok(()),
+    };
+    delete_top(c, p, Op::AzureDelete, refuse, |_, _| {})
 }
 
 impl Child for Route {
