@@ -308,6 +308,13 @@ fn delete_top<T: Top>(
     Ok(c.accepted_delete(&p.sub, &location, done))
 }
 
+/// What a top-level PUT starts from: the body and the old resource.
+fn put_start<T: Top>(c: &Call, p: &ResPath) -> R<(Value, Option<T>)> {
+    let b = arm::body(c.req)?;
+    let old = T::all(c.az()).get(&key(&p.id())).cloned();
+    Ok((b, old))
+}
+
 /// Stores the top-level resource a PUT wrote and answers with it: 201 when `created`, 200
 /// otherwise, with `Azure-AsyncOperation` polling until its meta's `ready_ms`.
 fn store_top<T: Top>(c: &mut Call, p: &ResPath, x: T, created: bool) -> Response {
@@ -317,6 +324,21 @@ fn store_top<T: Top>(c: &mut Call, p: &ResPath, x: T, created: bool) -> Response
     T::all_mut(&mut c.world.azure).insert(k.clone(), x);
     let body = render_top(c, T::KIND, &k).unwrap_or_default();
     c.accepted_put(created, &p.sub, &location, ready, body)
+}
+
+/// The items of a [`Child`] impl that say where the child sits: the parent type, the
+/// parent's map of it, and the segment of its id.
+macro_rules! child_of {
+    ($parent:ty, $field:ident, $segment:literal) => {
+        type Parent = $parent;
+        const SEGMENT: &'static str = $segment;
+        fn children(parent: &$parent) -> &BTreeMap<String, Self> {
+            &parent.$field
+        }
+        fn children_mut(parent: &mut $parent) -> &mut BTreeMap<String, Self> {
+            &mut parent.$field
+        }
+    };
 }
 
 /// The parent of a child resource's path, or ARM's 404 for it.
@@ -768,9 +790,7 @@ fn check_subnet_layout(
 }
 
 fn vnet_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
-    let k = key(&p.id());
-    let old = c.az().vnets.get(&k).cloned();
+    let (b, old) = put_start::<Vnet>(c, p)?;
     let location = c.location(&b, old.as_ref().map(|v| &v.meta))?;
     let vnet_prefixes = arm_prefixes(
         at(&b, &["properties", "addressSpace", "addressPrefixes"]),
@@ -884,16 +904,7 @@ fn subnet_prefix_fixed(s: &Subnet, g: &Gateway) -> Response {
 }
 
 impl Child for Subnet {
-    type Parent = Vnet;
-    const SEGMENT: &'static str = "subnets";
-
-    fn children(v: &Vnet) -> &BTreeMap<String, Subnet> {
-        &v.subnets
-    }
-
-    fn children_mut(v: &mut Vnet) -> &mut BTreeMap<String, Subnet> {
-        &mut v.subnets
-    }
+    child_of!(Vnet, subnets, "subnets");
 
     fn render(az: &AzureCloud, s: &Subnet, now: u64) -> Value {
         render::subnet(az, s, now)
@@ -943,9 +954,8 @@ impl Child for Subnet {
 // ---- public IPs ----
 
 fn public_ip_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
+    let (b, old) = put_start::<PublicIp>(c, p)?;
     let k = key(&p.id());
-    let old = c.az().public_ips.get(&k).cloned();
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let sku = match str_at(&b, &["sku", "name"]) {
         Some(s) => one_of(s, &["Basic", "Standard"], "sku.name")?,
@@ -1052,10 +1062,9 @@ fn bgp_settings(v: &Value, default_asn: u32) -> R<BgpSettings> {
 }
 
 fn gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
+    let (b, old) = put_start::<Gateway>(c, p)?;
     let k = key(&p.id());
     let now = c.now();
-    let old = c.az().gateways.get(&k).cloned();
     if let Some(o) = &old {
         if o.busy(now) || o.meta.deleting() {
             return Err(another_operation(&o.meta.id));
@@ -1352,9 +1361,7 @@ fn gateway_action(c: &mut Call, action: &str, p: &ResPath) -> R<Response> {
 // ---- local network gateways ----
 
 fn local_gateway_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
-    let k = key(&p.id());
-    let old = c.az().local_gateways.get(&k).cloned();
+    let (b, old) = put_start::<LocalGateway>(c, p)?;
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let props = b.get("properties").cloned().unwrap_or(json!({}));
     let ip = str_at(&props, &["gatewayIpAddress"])
@@ -1515,10 +1522,8 @@ fn generated_key(c: &mut Call) -> String {
 }
 
 fn connection_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
-    let k = key(&p.id());
+    let (b, old) = put_start::<Connection>(c, p)?;
     let now = c.now();
-    let old = c.az().connections.get(&k).cloned();
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let props = b.get("properties").cloned().unwrap_or(json!({}));
     let connection_type = one_of(
@@ -1905,9 +1910,7 @@ fn check_rule_conflict<'a>(
 }
 
 fn nsg_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
-    let k = key(&p.id());
-    let old = c.az().nsgs.get(&k).cloned();
+    let (b, old) = put_start::<Nsg>(c, p)?;
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let ready = c.now() + c.lat(Op::AzureNsgRuleCreate);
     let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
@@ -1944,16 +1947,7 @@ fn nsg_delete(c: &mut Call, p: &ResPath) -> R<Response> {
 }
 
 impl Child for SecurityRule {
-    type Parent = Nsg;
-    const SEGMENT: &'static str = "securityRules";
-
-    fn children(n: &Nsg) -> &BTreeMap<String, SecurityRule> {
-        &n.rules
-    }
-
-    fn children_mut(n: &mut Nsg) -> &mut BTreeMap<String, SecurityRule> {
-        &mut n.rules
-    }
+    child_of!(Nsg, rules, "securityRules");
 
     fn render(_: &AzureCloud, r: &SecurityRule, now: u64) -> Value {
         render::security_rule(r, render::RULE_TYPE, now)
@@ -2044,9 +2038,7 @@ fn route(v: &Value, meta: Meta) -> R<Route> {
 }
 
 fn route_table_put(c: &mut Call, p: &ResPath) -> R<Response> {
-    let b = arm::body(c.req)?;
-    let k = key(&p.id());
-    let old = c.az().route_tables.get(&k).cloned();
+    let (b, old) = put_start::<RouteTable>(c, p)?;
     let location = c.location(&b, old.as_ref().map(|x| &x.meta))?;
     let ready = c.now() + c.lat(Op::AzureRouteCreate);
     let meta = c.top_meta(p, &b, old.as_ref().map(|x| &x.meta), &location, ready)?;
@@ -2093,16 +2085,7 @@ fn route_table_delete(c: &mut Call, p: &ResPath) -> R<Response> {
 }
 
 impl Child for Route {
-    type Parent = RouteTable;
-    const SEGMENT: &'static str = "routes";
-
-    fn children(t: &RouteTable) -> &BTreeMap<String, Route> {
-        &t.routes
-    }
-
-    fn children_mut(t: &mut RouteTable) -> &mut BTreeMap<String, Route> {
-        &mut t.routes
-    }
+    child_of!(RouteTable, routes, "routes");
 
     fn render(_: &AzureCloud, r: &Route, now: u64) -> Value {
         render::route(r, now)
