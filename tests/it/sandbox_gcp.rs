@@ -5,6 +5,7 @@
 
 use crate::common;
 use google_cloud_auth::credentials::anonymous;
+use google_cloud_compute_v1::builder;
 use google_cloud_compute_v1::client::*;
 use google_cloud_compute_v1::model::*;
 use google_cloud_gax::error::rpc::Code;
@@ -119,30 +120,82 @@ async fn raw_get(url: &str, path: &str) -> serde_json::Value {
     admin(url, "GET", &format!("/compute/v1/{path}"), "").await
 }
 
-impl Gcp {
-    async fn ha_gateway(&self, name: &str, network: &str) -> VpnGateway {
-        done(
-            self.gws
+/// Request builders of one collection with the project (and, for a regional one, the region)
+/// already set, so that a test names only what it is about; the caller finishes each with
+/// `send()` or `poller()`.
+macro_rules! collection {
+    (@regional $field:ident, $m:ident, $body:ty, $setter:ident,
+     $insert:ident, $get:ident, $delete:ident, $list:ident) => {
+        fn $insert(&self, body: $body) -> builder::$m::Insert {
+            self.$field
                 .insert()
                 .set_project(P)
                 .set_region(R)
-                .set_body(
-                    VpnGateway::new()
-                        .set_name(name)
-                        .set_network(network)
-                        .set_labels([("peerctl-topology", "prod-mesh")]),
-                )
-                .poller(),
+                .set_body(body)
+        }
+        fn $get(&self, name: &str) -> builder::$m::Get {
+            self.$field.get().set_project(P).set_region(R).$setter(name)
+        }
+        fn $delete(&self, name: &str) -> builder::$m::Delete {
+            self.$field
+                .delete()
+                .set_project(P)
+                .set_region(R)
+                .$setter(name)
+        }
+        fn $list(&self) -> builder::$m::List {
+            self.$field.list().set_project(P).set_region(R)
+        }
+    };
+    (@global $field:ident, $m:ident, $body:ty, $setter:ident,
+     $insert:ident, $get:ident, $delete:ident, $list:ident) => {
+        fn $insert(&self, body: $body) -> builder::$m::Insert {
+            self.$field.insert().set_project(P).set_body(body)
+        }
+        fn $get(&self, name: &str) -> builder::$m::Get {
+            self.$field.get().set_project(P).$setter(name)
+        }
+        fn $delete(&self, name: &str) -> builder::$m::Delete {
+            self.$field.delete().set_project(P).$setter(name)
+        }
+        fn $list(&self) -> builder::$m::List {
+            self.$field.list().set_project(P)
+        }
+    };
+}
+
+impl Gcp {
+    collection!(@regional tunnels, vpn_tunnels, VpnTunnel, set_vpn_tunnel,
+        insert_tunnel, get_tunnel, delete_tunnel, list_tunnels);
+    collection!(@regional gws, vpn_gateways, VpnGateway, set_vpn_gateway,
+        insert_gateway, get_gateway, delete_gateway, list_gateways);
+    collection!(@global ext, external_vpn_gateways, ExternalVpnGateway, set_external_vpn_gateway,
+        insert_external_gw, get_external_gw, delete_external_gw, list_external_gws);
+    collection!(@regional routers, routers, Router, set_router,
+        insert_router, get_router, delete_router, list_routers);
+    collection!(@regional tgws, target_vpn_gateways, TargetVpnGateway, set_target_vpn_gateway,
+        insert_tgw, get_tgw, delete_tgw, list_tgws);
+    collection!(@regional addrs, addresses, Address, set_address,
+        insert_address, get_address, delete_address, list_addresses);
+    collection!(@regional fwd, forwarding_rules, ForwardingRule, set_forwarding_rule,
+        insert_forwarding_rule, get_forwarding_rule, delete_forwarding_rule, list_forwarding_rules);
+    collection!(@global routes, routes, Route, set_route,
+        insert_route, get_route, delete_route, list_routes);
+    collection!(@global fws, firewalls, Firewall, set_firewall,
+        insert_firewall, get_firewall, delete_firewall, list_firewalls);
+
+    async fn ha_gateway(&self, name: &str, network: &str) -> VpnGateway {
+        done(
+            self.insert_gateway(
+                VpnGateway::new()
+                    .set_name(name)
+                    .set_network(network)
+                    .set_labels([("peerctl-topology", "prod-mesh")]),
+            )
+            .poller(),
         )
         .await;
-        self.gws
-            .get()
-            .set_project(P)
-            .set_region(R)
-            .set_vpn_gateway(name)
-            .send()
-            .await
-            .expect("get gateway")
+        self.get_gateway(name).send().await.expect("get gateway")
     }
 
     async fn external(&self, name: &str, ips: &[String]) {
@@ -156,33 +209,26 @@ impl Gcp {
             })
             .collect();
         done(
-            self.ext
-                .insert()
-                .set_project(P)
-                .set_body(
-                    ExternalVpnGateway::new()
-                        .set_name(name)
-                        .set_redundancy_type(external_vpn_gateway::RedundancyType::TwoIpsRedundancy)
-                        .set_interfaces(ifaces),
-                )
-                .poller(),
+            self.insert_external_gw(
+                ExternalVpnGateway::new()
+                    .set_name(name)
+                    .set_redundancy_type(external_vpn_gateway::RedundancyType::TwoIpsRedundancy)
+                    .set_interfaces(ifaces),
+            )
+            .poller(),
         )
         .await;
     }
 
     async fn router(&self, name: &str, network: &str, asn: u32) {
         done(
-            self.routers
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(
-                    Router::new()
-                        .set_name(name)
-                        .set_network(network)
-                        .set_bgp(RouterBgp::new().set_asn(asn)),
-                )
-                .poller(),
+            self.insert_router(
+                Router::new()
+                    .set_name(name)
+                    .set_network(network)
+                    .set_bgp(RouterBgp::new().set_asn(asn)),
+            )
+            .poller(),
         )
         .await;
     }
@@ -216,45 +262,22 @@ impl Gcp {
     }
 
     async fn tunnel(&self, name: &str) -> VpnTunnel {
-        self.tunnels
-            .get()
-            .set_project(P)
-            .set_region(R)
-            .set_vpn_tunnel(name)
-            .send()
-            .await
-            .expect("get tunnel")
+        self.get_tunnel(name).send().await.expect("get tunnel")
     }
 
     async fn classic_front(&self, suffix: &str, network: &str) -> String {
         let addr = format!("vpn-ip-{suffix}");
+        done(self.insert_address(Address::new().set_name(&addr)).poller()).await;
         done(
-            self.addrs
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(Address::new().set_name(&addr))
-                .poller(),
+            self.insert_tgw(
+                TargetVpnGateway::new()
+                    .set_name(format!("tgw-{suffix}"))
+                    .set_network(network),
+            )
+            .poller(),
         )
         .await;
-        done(
-            self.tgws
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(
-                    TargetVpnGateway::new()
-                        .set_name(format!("tgw-{suffix}"))
-                        .set_network(network),
-                )
-                .poller(),
-        )
-        .await;
-        self.addrs
-            .get()
-            .set_project(P)
-            .set_region(R)
-            .set_address(&addr)
+        self.get_address(&addr)
             .send()
             .await
             .expect("get address")
@@ -278,37 +301,23 @@ impl Gcp {
             if let Some(p) = ports {
                 rule = rule.set_port_range(p);
             }
-            done(
-                self.fwd
-                    .insert()
-                    .set_project(P)
-                    .set_region(R)
-                    .set_body(rule)
-                    .poller(),
-            )
-            .await;
+            done(self.insert_forwarding_rule(rule).poller()).await;
         }
     }
 
     async fn classic_tunnel(&self, name: &str, suffix: &str, peer: &str, secret: &str) {
         done(
-            self.tunnels
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(
-                    VpnTunnel::new()
-                        .set_name(name)
-                        .set_target_vpn_gateway(format!(
-                            "regions/{R}/targetVpnGateways/tgw-{suffix}"
-                        ))
-                        .set_peer_ip(peer)
-                        .set_shared_secret(secret)
-                        .set_ike_version(2)
-                        .set_local_traffic_selector(["0.0.0.0/0"])
-                        .set_remote_traffic_selector(["0.0.0.0/0"]),
-                )
-                .poller(),
+            self.insert_tunnel(
+                VpnTunnel::new()
+                    .set_name(name)
+                    .set_target_vpn_gateway(format!("regions/{R}/targetVpnGateways/tgw-{suffix}"))
+                    .set_peer_ip(peer)
+                    .set_shared_secret(secret)
+                    .set_ike_version(2)
+                    .set_local_traffic_selector(["0.0.0.0/0"])
+                    .set_remote_traffic_selector(["0.0.0.0/0"]),
+            )
+            .poller(),
         )
         .await;
     }
@@ -375,7 +384,7 @@ async fn seeded_networks_and_subnetworks_are_served_as_the_topology_declares() {
         ]
     );
     // No firewall rules besides the implied ones, and nothing counted as created.
-    let fws = g.fws.list().set_project(P).send().await.expect("firewalls");
+    let fws = g.list_firewalls().send().await.expect("firewalls");
     assert!(fws.items.is_empty());
     let stats = admin(&sb.url(), "GET", "/_sandbox/stats", "").await;
     assert_eq!(stats["created_resources"], 0);
@@ -426,27 +435,23 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
         ("tun-b0", "gw-b", "peer-of-b", "router-b"),
     ] {
         done(
-            g.tunnels
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(
-                    VpnTunnel::new()
-                        .set_name(name)
-                        .set_vpn_gateway(format!(
-                            "{}/compute/v1/projects/{P}/regions/{R}/vpnGateways/{gw}",
-                            g.url
-                        ))
-                        .set_vpn_gateway_interface(0)
-                        .set_peer_external_gateway(format!(
-                            "projects/{P}/global/externalVpnGateways/{ext}"
-                        ))
-                        .set_peer_external_gateway_interface(0)
-                        .set_router(router)
-                        .set_shared_secret(SECRET)
-                        .set_ike_version(2),
-                )
-                .poller(),
+            g.insert_tunnel(
+                VpnTunnel::new()
+                    .set_name(name)
+                    .set_vpn_gateway(format!(
+                        "{}/compute/v1/projects/{P}/regions/{R}/vpnGateways/{gw}",
+                        g.url
+                    ))
+                    .set_vpn_gateway_interface(0)
+                    .set_peer_external_gateway(format!(
+                        "projects/{P}/global/externalVpnGateways/{ext}"
+                    ))
+                    .set_peer_external_gateway_interface(0)
+                    .set_router(router)
+                    .set_shared_secret(SECRET)
+                    .set_ike_version(2),
+            )
+            .poller(),
         )
         .await;
     }
@@ -456,14 +461,7 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
     assert!(t.shared_secret_hash.is_some());
     assert_eq!(t.peer_ip.as_deref(), Some(ib[0].as_str()));
     assert_eq!(t.local_traffic_selector, vec!["0.0.0.0/0".to_string()]);
-    let listed = g
-        .tunnels
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .expect("list");
+    let listed = g.list_tunnels().send().await.expect("list");
     let body = serde_json::to_string(&listed).unwrap();
     assert!(!body.contains(SECRET), "the shared secret never comes back");
 
@@ -483,15 +481,7 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
         .await;
     g.bgp("router-b", "tun-b0", "169.254.10.2", "169.254.10.1", 64514)
         .await;
-    let router = g
-        .routers
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_router("router-a")
-        .send()
-        .await
-        .expect("router");
+    let router = g.get_router("router-a").send().await.expect("router");
     assert_eq!(
         router.bgp.as_ref().and_then(|b| b.asn),
         Some(64514),
@@ -605,18 +595,15 @@ async fn classic_vpn_waits_for_forwarding_rules_and_names_each_failure() {
 
     // A static route is in the table but not in effect while its tunnel is down.
     done(
-        g.routes
-            .insert()
-            .set_project(P)
-            .set_body(
-                Route::new()
-                    .set_name("to-edge")
-                    .set_network("global/networks/prod-vpc")
-                    .set_dest_range("10.40.0.0/16")
-                    .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a"))
-                    .set_priority(1000u32),
-            )
-            .poller(),
+        g.insert_route(
+            Route::new()
+                .set_name("to-edge")
+                .set_network("global/networks/prod-vpc")
+                .set_dest_range("10.40.0.0/16")
+                .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a"))
+                .set_priority(1000u32),
+        )
+        .poller(),
     )
     .await;
     let raw = raw_get(&sb.url(), &format!("projects/{P}/global/routes/to-edge")).await;
@@ -641,15 +628,7 @@ async fn classic_vpn_waits_for_forwarding_rules_and_names_each_failure() {
         .contains("WrongSecret"));
 
     // Tunnels cannot be edited: delete and recreate with the right key.
-    done(
-        g.tunnels
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_vpn_tunnel("ct-b")
-            .poller(),
-    )
-    .await;
+    done(g.delete_tunnel("ct-b").poller()).await;
     g.classic_tunnel("ct-b", "b", &ip_a, SECRET).await;
     assert_eq!(status(&g.tunnel("ct-a").await), "ESTABLISHED");
     assert_eq!(status(&g.tunnel("ct-b").await), "ESTABLISHED");
@@ -663,42 +642,20 @@ async fn classic_vpn_waits_for_forwarding_rules_and_names_each_failure() {
         "{decision:?}"
     );
 
-    let addr = g
-        .addrs
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_address("vpn-ip-a")
-        .send()
-        .await
-        .expect("address");
+    let addr = g.get_address("vpn-ip-a").send().await.expect("address");
     assert_eq!(
         addr.status.map(|s| s.to_string()).as_deref(),
         Some("IN_USE")
     );
     assert_eq!(addr.users.len(), 3);
-    let tgw = g
-        .tgws
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_target_vpn_gateway("tgw-a")
-        .send()
-        .await
-        .expect("target gateway");
+    let tgw = g.get_tgw("tgw-a").send().await.expect("target gateway");
     assert_eq!(tgw.forwarding_rules.len(), 3);
     assert_eq!(tgw.tunnels.len(), 1);
 
     // Deleting the gateway under its tunnel fails in the operation, as GCP reports it.
     let op = tokio::time::timeout(
         Duration::from_secs(20),
-        g.tgws
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_target_vpn_gateway("tgw-a")
-            .poller()
-            .until_done(),
+        g.delete_tgw("tgw-a").poller().until_done(),
     )
     .await
     .unwrap()
@@ -723,11 +680,7 @@ async fn operations_run_until_the_latency_model_says_done() {
     .await;
     let g = gcp(&sb.url()).await;
     let op = g
-        .gws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_gateway(
             VpnGateway::new()
                 .set_name("slow")
                 .set_network("global/networks/prod-vpc"),
@@ -758,15 +711,7 @@ async fn operations_run_until_the_latency_model_says_done() {
         Some("RUNNING")
     );
     // The gateway exists (with its addresses) while its operation runs.
-    let gw = g
-        .gws
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_vpn_gateway("slow")
-        .send()
-        .await
-        .unwrap();
+    let gw = g.get_gateway("slow").send().await.unwrap();
     assert_eq!(ips(&gw).len(), 2);
     sb.sandbox.advance_clock(61_000);
     let op = get().await.unwrap();
@@ -792,10 +737,7 @@ async fn operations_run_until_the_latency_model_says_done() {
 
     // Global operations, and a tunnel that is PROVISIONING until its create finishes.
     let op = g
-        .fws
-        .insert()
-        .set_project(P)
-        .set_body(
+        .insert_firewall(
             Firewall::new()
                 .set_name("slow-fw")
                 .set_network("global/networks/prod-vpc")
@@ -827,33 +769,25 @@ async fn operations_run_until_the_latency_model_says_done() {
         Some("DONE")
     );
 
-    g.tgws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
-            TargetVpnGateway::new()
-                .set_name("tgw-slow")
-                .set_network("global/networks/prod-vpc"),
-        )
-        .send()
-        .await
-        .unwrap();
+    g.insert_tgw(
+        TargetVpnGateway::new()
+            .set_name("tgw-slow")
+            .set_network("global/networks/prod-vpc"),
+    )
+    .send()
+    .await
+    .unwrap();
     sb.sandbox.advance_clock(31_000);
-    g.tunnels
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
-            VpnTunnel::new()
-                .set_name("slow-tunnel")
-                .set_target_vpn_gateway("tgw-slow")
-                .set_peer_ip("198.19.0.10")
-                .set_shared_secret(SECRET),
-        )
-        .send()
-        .await
-        .unwrap();
+    g.insert_tunnel(
+        VpnTunnel::new()
+            .set_name("slow-tunnel")
+            .set_target_vpn_gateway("tgw-slow")
+            .set_peer_ip("198.19.0.10")
+            .set_shared_secret(SECRET),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(status(&g.tunnel("slow-tunnel").await), "PROVISIONING");
     sb.sandbox.advance_clock(61_000);
     assert_eq!(
@@ -868,11 +802,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
     let sb = start().await;
     let g = gcp(&sb.url()).await;
     let err = g
-        .gws
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_vpn_gateway("missing")
+        .get_gateway("missing")
         .send()
         .await
         .expect_err("not found");
@@ -886,11 +816,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
 
     g.ha_gateway("gw", "global/networks/prod-vpc").await;
     let err = g
-        .gws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_gateway(
             VpnGateway::new()
                 .set_name("gw")
                 .set_network("global/networks/prod-vpc"),
@@ -902,11 +828,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
     assert_eq!(err.status().map(|s| s.code), Some(Code::AlreadyExists));
 
     let err = g
-        .gws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_gateway(
             VpnGateway::new()
                 .set_name("gw2")
                 .set_network("global/networks/nope"),
@@ -923,11 +845,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
     )
     .await;
     let err = g
-        .tunnels
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_tunnel(
             VpnTunnel::new()
                 .set_name("bad")
                 .set_vpn_gateway("gw")
@@ -987,15 +905,7 @@ async fn injected_faults_use_googles_codes_and_are_retried_by_policy() {
         &script("vpnGateways.get", "throttle", 1),
     )
     .await;
-    let err = g
-        .gws
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_vpn_gateway("gw")
-        .send()
-        .await
-        .expect_err("throttled");
+    let err = g.get_gateway("gw").send().await.expect_err("throttled");
     assert_eq!(err.http_status_code(), Some(429));
     assert_eq!(err.status().map(|s| s.code), Some(Code::ResourceExhausted));
     // A client with a retrying policy (what peerctl's provider configures) gets through.
@@ -1050,13 +960,7 @@ async fn stats_count_compute_operations_by_collection_and_method() {
     let g = gcp(&url).await;
     g.ha_gateway("gw", "global/networks/prod-vpc").await;
     g.router("rt", "global/networks/prod-vpc", 64514).await;
-    g.tunnels
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    g.list_tunnels().send().await.unwrap();
     let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
     let gcp = &stats["clouds"]["gcp"];
     assert_eq!(gcp["operations"]["vpnGateways.insert"], 1);
@@ -1071,15 +975,7 @@ async fn stats_count_compute_operations_by_collection_and_method() {
     );
     assert_eq!(gcp["mutating"], 2);
     assert_eq!(stats["created_resources"], 2);
-    done(
-        g.routers
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_router("rt")
-            .poller(),
-    )
-    .await;
+    done(g.delete_router("rt").poller()).await;
     let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
     assert_eq!(stats["created_resources"], 1);
     assert_eq!(stats["clouds"]["gcp"]["operations"]["routers.delete"], 1);
@@ -1113,7 +1009,7 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
                 .set_ip_protocol("tcp")
                 .set_ports(["443"])])
         };
-        done(g.fws.insert().set_project(P).set_body(fw).poller()).await;
+        done(g.insert_firewall(fw).poller()).await;
     }
     assert!(matches!(verdict(&sb), FwDecision::Deny { rule } if rule.contains("deny-aws")));
     done(
@@ -1126,14 +1022,7 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
     )
     .await;
     assert!(matches!(verdict(&sb), FwDecision::Allow { rule } if rule.contains("allow-aws-443")));
-    let fw = g
-        .fws
-        .get()
-        .set_project(P)
-        .set_firewall("deny-aws")
-        .send()
-        .await
-        .unwrap();
+    let fw = g.get_firewall("deny-aws").send().await.unwrap();
     assert_eq!(fw.disabled, Some(true));
     assert_eq!(fw.priority, Some(900), "patch keeps unsent fields");
     // PUT replaces the rule: same priority as the allow, deny wins the tie.
@@ -1157,22 +1046,13 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
         matches!(verdict(&sb), FwDecision::Deny { rule } if rule.contains("deny-aws (priority 1000)"))
     );
     let only = g
-        .fws
-        .list()
-        .set_project(P)
+        .list_firewalls()
         .set_filter(r#"name = "allow-aws-443""#)
         .send()
         .await
         .unwrap();
     assert_eq!(only.items.len(), 1);
-    done(
-        g.fws
-            .delete()
-            .set_project(P)
-            .set_firewall("deny-aws")
-            .poller(),
-    )
-    .await;
+    done(g.delete_firewall("deny-aws").poller()).await;
     assert!(matches!(verdict(&sb), FwDecision::Allow { .. }));
     // Egress is open by default.
     let out = sb
@@ -1231,21 +1111,17 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
         ("tun-b0", "gw-b", "peer-of-b", "router-b"),
     ] {
         done(
-            g.tunnels
-                .insert()
-                .set_project(P)
-                .set_region(R)
-                .set_body(
-                    VpnTunnel::new()
-                        .set_name(name)
-                        .set_vpn_gateway(gw)
-                        .set_vpn_gateway_interface(0)
-                        .set_peer_external_gateway(ext)
-                        .set_peer_external_gateway_interface(0)
-                        .set_router(router)
-                        .set_shared_secret(SECRET),
-                )
-                .poller(),
+            g.insert_tunnel(
+                VpnTunnel::new()
+                    .set_name(name)
+                    .set_vpn_gateway(gw)
+                    .set_vpn_gateway_interface(0)
+                    .set_peer_external_gateway(ext)
+                    .set_peer_external_gateway_interface(0)
+                    .set_router(router)
+                    .set_shared_secret(SECRET),
+            )
+            .poller(),
         )
         .await;
     }
@@ -1257,76 +1133,58 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
     g.forwarding_rules("a", &ip_a).await;
     g.classic_tunnel("ct-a", "a", "198.19.0.99", SECRET).await;
     done(
-        g.tunnels
-            .insert()
-            .set_project(P)
-            .set_region(R)
-            .set_body(
-                VpnTunnel::new()
-                    .set_name("ct-suite")
-                    .set_target_vpn_gateway("tgw-a")
-                    .set_peer_ip("198.19.0.98")
-                    .set_shared_secret(SECRET)
-                    .set_cipher_suite(
-                        VpnTunnelCipherSuite::new()
-                            .set_phase1(
-                                VpnTunnelPhase1Algorithms::new()
-                                    .set_encryption(["AES-CBC-256"])
-                                    .set_integrity(["HMAC-SHA2-256-128"])
-                                    .set_prf(["PRF-HMAC-SHA2-256"])
-                                    .set_dh(["Group-14"]),
-                            )
-                            .set_phase2(
-                                VpnTunnelPhase2Algorithms::new()
-                                    .set_encryption(["AES-CBC-256"])
-                                    .set_integrity(["HMAC-SHA2-256-128"])
-                                    .set_pfs(["Group-14"]),
-                            ),
-                    ),
-            )
-            .poller(),
+        g.insert_tunnel(
+            VpnTunnel::new()
+                .set_name("ct-suite")
+                .set_target_vpn_gateway("tgw-a")
+                .set_peer_ip("198.19.0.98")
+                .set_shared_secret(SECRET)
+                .set_cipher_suite(
+                    VpnTunnelCipherSuite::new()
+                        .set_phase1(
+                            VpnTunnelPhase1Algorithms::new()
+                                .set_encryption(["AES-CBC-256"])
+                                .set_integrity(["HMAC-SHA2-256-128"])
+                                .set_prf(["PRF-HMAC-SHA2-256"])
+                                .set_dh(["Group-14"]),
+                        )
+                        .set_phase2(
+                            VpnTunnelPhase2Algorithms::new()
+                                .set_encryption(["AES-CBC-256"])
+                                .set_integrity(["HMAC-SHA2-256-128"])
+                                .set_pfs(["Group-14"]),
+                        ),
+                ),
+        )
+        .poller(),
     )
     .await;
     done(
-        g.routes
-            .insert()
-            .set_project(P)
-            .set_body(
-                Route::new()
-                    .set_name("to-az")
-                    .set_network("global/networks/prod-vpc")
-                    .set_dest_range("10.30.0.0/16")
-                    .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a")),
-            )
-            .poller(),
+        g.insert_route(
+            Route::new()
+                .set_name("to-az")
+                .set_network("global/networks/prod-vpc")
+                .set_dest_range("10.30.0.0/16")
+                .set_next_hop_vpn_tunnel(format!("projects/{P}/regions/{R}/vpnTunnels/ct-a")),
+        )
+        .poller(),
     )
     .await;
     done(
-        g.fws
-            .insert()
-            .set_project(P)
-            .set_body(
-                Firewall::new()
-                    .set_name("allow-az")
-                    .set_network("global/networks/prod-vpc")
-                    .set_source_ranges(["10.30.0.0/16"])
-                    .set_allowed([firewall::Allowed::new()
-                        .set_ip_protocol("tcp")
-                        .set_ports(["443", "8000-8100"])]),
-            )
-            .poller(),
+        g.insert_firewall(
+            Firewall::new()
+                .set_name("allow-az")
+                .set_network("global/networks/prod-vpc")
+                .set_source_ranges(["10.30.0.0/16"])
+                .set_allowed([firewall::Allowed::new()
+                    .set_ip_protocol("tcp")
+                    .set_ports(["443", "8000-8100"])]),
+        )
+        .poller(),
     )
     .await;
     // A failed operation too.
-    let failed = g
-        .tgws
-        .delete()
-        .set_project(P)
-        .set_region(R)
-        .set_target_vpn_gateway("tgw-a")
-        .send()
-        .await
-        .unwrap();
+    let failed = g.delete_tgw("tgw-a").send().await.unwrap();
 
     let region = format!("projects/{P}/regions/{R}");
     let global = format!("projects/{P}/global");
@@ -1598,11 +1456,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
 
     // Inserts, each RUNNING until the clock passes its latency.
     let op = g
-        .gws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_gateway(
             VpnGateway::new()
                 .set_name("rt-gw")
                 .set_network("global/networks/prod-vpc"),
@@ -1612,10 +1466,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .ext
-        .insert()
-        .set_project(P)
-        .set_body(
+        .insert_external_gw(
             ExternalVpnGateway::new()
                 .set_name("rt-peer")
                 .set_redundancy_type(
@@ -1630,11 +1481,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .routers
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_router(
             Router::new()
                 .set_name("rt-router")
                 .set_network("global/networks/prod-vpc")
@@ -1645,11 +1492,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .tgws
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_tgw(
             TargetVpnGateway::new()
                 .set_name("rt-tgw")
                 .set_network("global/networks/prod-vpc"),
@@ -1659,21 +1502,13 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .addrs
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(Address::new().set_name("rt-ip"))
+        .insert_address(Address::new().set_name("rt-ip"))
         .send()
         .await
         .unwrap();
     settle(&g, &sb, op).await;
     let ip = g
-        .addrs
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_address("rt-ip")
+        .get_address("rt-ip")
         .send()
         .await
         .unwrap()
@@ -1700,23 +1535,11 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         if let Some(p) = ports {
             rule = rule.set_port_range(p);
         }
-        let op = g
-            .fwd
-            .insert()
-            .set_project(P)
-            .set_region(R)
-            .set_body(rule)
-            .send()
-            .await
-            .unwrap();
+        let op = g.insert_forwarding_rule(rule).send().await.unwrap();
         settle(&g, &sb, op).await;
     }
     let op = g
-        .tunnels
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_tunnel(
             VpnTunnel::new()
                 .set_name("rt-ha-tunnel")
                 .set_vpn_gateway("rt-gw")
@@ -1731,11 +1554,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .tunnels
-        .insert()
-        .set_project(P)
-        .set_region(R)
-        .set_body(
+        .insert_tunnel(
             VpnTunnel::new()
                 .set_name("rt-classic")
                 .set_target_vpn_gateway("rt-tgw")
@@ -1747,10 +1566,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .unwrap();
     settle(&g, &sb, op).await;
     let op = g
-        .routes
-        .insert()
-        .set_project(P)
-        .set_body(
+        .insert_route(
             Route::new()
                 .set_name("rt-route")
                 .set_network("global/networks/prod-vpc")
@@ -1763,37 +1579,15 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
     settle(&g, &sb, op).await;
 
     // get and list of each.
-    let ext = g
-        .ext
-        .get()
-        .set_project(P)
-        .set_external_vpn_gateway("rt-peer")
-        .send()
-        .await
-        .unwrap();
+    let ext = g.get_external_gw("rt-peer").send().await.unwrap();
     assert_eq!(
         ext.interfaces[0].ip_address.as_deref(),
         Some("198.51.100.7")
     );
-    let fr = g
-        .fwd
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_forwarding_rule("rt-fr-udp4500")
-        .send()
-        .await
-        .unwrap();
+    let fr = g.get_forwarding_rule("rt-fr-udp4500").send().await.unwrap();
     assert_eq!(fr.port_range.as_deref(), Some("4500-4500"));
     assert_eq!(fr.ip_address.as_deref(), Some(ip.as_str()));
-    let route = g
-        .routes
-        .get()
-        .set_project(P)
-        .set_route("rt-route")
-        .send()
-        .await
-        .unwrap();
+    let route = g.get_route("rt-route").send().await.unwrap();
     assert_eq!(route.priority, Some(1000));
     assert!(route
         .next_hop_vpn_tunnel
@@ -1801,64 +1595,33 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         .ends_with("/vpnTunnels/rt-classic"));
     let only =
         |items: Vec<Option<String>>| -> Vec<String> { items.into_iter().flatten().collect() };
-    let gws = g
-        .gws
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    let gws = g.list_gateways().send().await.unwrap();
     assert_eq!(
         only(gws.items.into_iter().map(|x| x.name).collect()),
         ["rt-gw"]
     );
-    let exts = g.ext.list().set_project(P).send().await.unwrap();
+    let exts = g.list_external_gws().send().await.unwrap();
     assert_eq!(
         only(exts.items.into_iter().map(|x| x.name).collect()),
         ["rt-peer"]
     );
-    let routers = g
-        .routers
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    let routers = g.list_routers().send().await.unwrap();
     assert_eq!(
         only(routers.items.into_iter().map(|x| x.name).collect()),
         ["rt-router"]
     );
-    let tgws = g
-        .tgws
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    let tgws = g.list_tgws().send().await.unwrap();
     let tgw = &tgws.items[0];
     assert_eq!(tgw.name.as_deref(), Some("rt-tgw"));
     assert_eq!(tgw.forwarding_rules.len(), 3);
     assert_eq!(tgw.tunnels.len(), 1);
-    let addrs = g
-        .addrs
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    let addrs = g.list_addresses().send().await.unwrap();
     assert_eq!(
         only(addrs.items.into_iter().map(|x| x.name).collect()),
         ["rt-ip"]
     );
     let udp = g
-        .fwd
-        .list()
-        .set_project(P)
-        .set_region(R)
+        .list_forwarding_rules()
         .set_filter("IPProtocol = UDP")
         .send()
         .await
@@ -1867,19 +1630,12 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         only(udp.items.into_iter().map(|x| x.name).collect()),
         ["rt-fr-udp4500", "rt-fr-udp500"]
     );
-    let routes = g.routes.list().set_project(P).send().await.unwrap();
+    let routes = g.list_routes().send().await.unwrap();
     assert_eq!(
         only(routes.items.into_iter().map(|x| x.name).collect()),
         ["rt-route"]
     );
-    let tunnels = g
-        .tunnels
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap();
+    let tunnels = g.list_tunnels().send().await.unwrap();
     assert_eq!(tunnels.items.len(), 2);
 
     // Deletes: a global and a regional one through the SDK's poller across the clock move,
@@ -1887,11 +1643,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
     let (op, polls) = poll_across_the_clock(
         &sb,
         "globalOperations.get",
-        g.routes
-            .delete()
-            .set_project(P)
-            .set_route("rt-route")
-            .poller(),
+        g.delete_route("rt-route").poller(),
     )
     .await;
     assert_eq!(op_status(&op), "DONE");
@@ -1900,77 +1652,25 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         "the poller saw RUNNING before DONE ({polls} polls)"
     );
     for t in ["rt-classic", "rt-ha-tunnel"] {
-        let op = g
-            .tunnels
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_vpn_tunnel(t)
-            .send()
-            .await
-            .unwrap();
+        let op = g.delete_tunnel(t).send().await.unwrap();
         settle(&g, &sb, op).await;
     }
     for r in ["rt-fr-esp", "rt-fr-udp500", "rt-fr-udp4500"] {
-        let op = g
-            .fwd
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_forwarding_rule(r)
-            .send()
-            .await
-            .unwrap();
+        let op = g.delete_forwarding_rule(r).send().await.unwrap();
         settle(&g, &sb, op).await;
     }
-    let op = g
-        .addrs
-        .delete()
-        .set_project(P)
-        .set_region(R)
-        .set_address("rt-ip")
-        .send()
-        .await
-        .unwrap();
+    let op = g.delete_address("rt-ip").send().await.unwrap();
     settle(&g, &sb, op).await;
-    let op = g
-        .tgws
-        .delete()
-        .set_project(P)
-        .set_region(R)
-        .set_target_vpn_gateway("rt-tgw")
-        .send()
-        .await
-        .unwrap();
+    let op = g.delete_tgw("rt-tgw").send().await.unwrap();
     settle(&g, &sb, op).await;
-    let op = g
-        .routers
-        .delete()
-        .set_project(P)
-        .set_region(R)
-        .set_router("rt-router")
-        .send()
-        .await
-        .unwrap();
+    let op = g.delete_router("rt-router").send().await.unwrap();
     settle(&g, &sb, op).await;
-    let op = g
-        .ext
-        .delete()
-        .set_project(P)
-        .set_external_vpn_gateway("rt-peer")
-        .send()
-        .await
-        .unwrap();
+    let op = g.delete_external_gw("rt-peer").send().await.unwrap();
     settle(&g, &sb, op).await;
     let (op, polls) = poll_across_the_clock(
         &sb,
         "regionOperations.get",
-        g.gws
-            .delete()
-            .set_project(P)
-            .set_region(R)
-            .set_vpn_gateway("rt-gw")
-            .poller(),
+        g.delete_gateway("rt-gw").poller(),
     )
     .await;
     assert_eq!(op_status(&op), "DONE");
@@ -1981,53 +1681,21 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
 
     // Gone: a get is 404 and the lists are empty.
     let err = g
-        .fwd
-        .get()
-        .set_project(P)
-        .set_region(R)
-        .set_forwarding_rule("rt-fr-esp")
+        .get_forwarding_rule("rt-fr-esp")
         .send()
         .await
         .expect_err("deleted");
     assert_eq!(err.http_status_code(), Some(404));
     let err = g
-        .ext
-        .get()
-        .set_project(P)
-        .set_external_vpn_gateway("rt-peer")
+        .get_external_gw("rt-peer")
         .send()
         .await
         .expect_err("deleted");
     assert_eq!(err.http_status_code(), Some(404));
-    let err = g
-        .routes
-        .get()
-        .set_project(P)
-        .set_route("rt-route")
-        .send()
-        .await
-        .expect_err("deleted");
+    let err = g.get_route("rt-route").send().await.expect_err("deleted");
     assert_eq!(err.http_status_code(), Some(404));
-    assert!(g
-        .gws
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .is_empty());
-    assert!(g
-        .addrs
-        .list()
-        .set_project(P)
-        .set_region(R)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(g.list_gateways().send().await.unwrap().items.is_empty());
+    assert!(g.list_addresses().send().await.unwrap().items.is_empty());
 
     let stats = admin(&url, "GET", "/_sandbox/stats", "").await;
     assert_eq!(stats["created_resources"], 0, "{stats}");
@@ -2083,24 +1751,21 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     let g = gcp(&sb.url()).await;
     for (name, prio) in [("fw-a1", 900), ("fw-a2", 1000), ("fw-b1", 1100)] {
         done(
-            g.fws
-                .insert()
-                .set_project(P)
-                .set_body(
-                    Firewall::new()
-                        .set_name(name)
-                        .set_network("global/networks/prod-vpc")
-                        .set_priority(prio)
-                        .set_source_ranges(["10.10.0.0/16"])
-                        .set_allowed([firewall::Allowed::new().set_ip_protocol("icmp")]),
-                )
-                .poller(),
+            g.insert_firewall(
+                Firewall::new()
+                    .set_name(name)
+                    .set_network("global/networks/prod-vpc")
+                    .set_priority(prio)
+                    .set_source_ranges(["10.10.0.0/16"])
+                    .set_allowed([firewall::Allowed::new().set_ip_protocol("icmp")]),
+            )
+            .poller(),
         )
         .await;
     }
     let names =
         |l: FirewallList| -> Vec<String> { l.items.into_iter().filter_map(|f| f.name).collect() };
-    let list = |filter: &str| g.fws.list().set_project(P).set_filter(filter).send();
+    let list = |filter: &str| g.list_firewalls().set_filter(filter).send();
     // eq/ne are regular expressions over the whole field.
     assert_eq!(
         names(list("name eq fw-a.*").await.unwrap()),
@@ -2143,9 +1808,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
 
     // Paging: pages of one, followed by the token; bad sizes and tokens are 400.
     let first = g
-        .fws
-        .list()
-        .set_project(P)
+        .list_firewalls()
         .set_max_results(1u32)
         .send()
         .await
@@ -2156,9 +1819,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     let mut token = Some(token);
     while let Some(t) = token {
         let page = g
-            .fws
-            .list()
-            .set_project(P)
+            .list_firewalls()
             .set_max_results(1u32)
             .set_page_token(t)
             .send()
@@ -2169,9 +1830,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     }
     assert_eq!(seen, ["fw-a1", "fw-a2", "fw-b1"]);
     let all = g
-        .fws
-        .list()
-        .set_project(P)
+        .list_firewalls()
         .set_max_results(500u32)
         .send()
         .await
@@ -2179,9 +1838,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     assert!(all.next_page_token.is_none());
     assert_eq!(all.items.len(), 3);
     let err = g
-        .fws
-        .list()
-        .set_project(P)
+        .list_firewalls()
         .set_max_results(501u32)
         .send()
         .await
@@ -2189,9 +1846,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     assert_eq!(err.http_status_code(), Some(400));
     assert!(err.status().unwrap().message.contains("maxResults"));
     let err = g
-        .fws
-        .list()
-        .set_project(P)
+        .list_firewalls()
         .set_page_token("not-a-token")
         .send()
         .await
@@ -2216,21 +1871,17 @@ async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
         .await;
     g.router("rt-edge", "global/networks/edge-vpc", 64531).await;
     done(
-        g.tunnels
-            .insert()
-            .set_project(P)
-            .set_region(R)
-            .set_body(
-                VpnTunnel::new()
-                    .set_name("t0")
-                    .set_vpn_gateway("gw")
-                    .set_vpn_gateway_interface(0)
-                    .set_peer_external_gateway("peer")
-                    .set_peer_external_gateway_interface(0)
-                    .set_router("rt")
-                    .set_shared_secret(SECRET),
-            )
-            .poller(),
+        g.insert_tunnel(
+            VpnTunnel::new()
+                .set_name("t0")
+                .set_vpn_gateway("gw")
+                .set_vpn_gateway_interface(0)
+                .set_peer_external_gateway("peer")
+                .set_peer_external_gateway_interface(0)
+                .set_router("rt")
+                .set_shared_secret(SECRET),
+        )
+        .poller(),
     )
     .await;
     let patch = |range: &str, local: &str, peer: &str, asn: u32| {
@@ -2341,11 +1992,7 @@ async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
     // bgp.asn: RFC 6996 private (or 16550).
     for asn in [1u32, 65535, 4_294_967_295, 64511] {
         let r = g
-            .routers
-            .insert()
-            .set_project(P)
-            .set_region(R)
-            .set_body(
+            .insert_router(
                 Router::new()
                     .set_name("rt-bad")
                     .set_network("global/networks/prod-vpc")
@@ -2477,16 +2124,13 @@ async fn apply_gcp_part(g: &Gcp, plan: &peerctl::plan::Plan) -> usize {
                     })
                     .collect();
                 done(
-                    g.ext
-                        .insert()
-                        .set_project(P)
-                        .set_body(
-                            ExternalVpnGateway::new()
-                                .set_name(&r.name)
-                                .set_redundancy_type(text(&a["redundancy_type"]).as_str())
-                                .set_interfaces(ifaces),
-                        )
-                        .poller(),
+                    g.insert_external_gw(
+                        ExternalVpnGateway::new()
+                            .set_name(&r.name)
+                            .set_redundancy_type(text(&a["redundancy_type"]).as_str())
+                            .set_interfaces(ifaces),
+                    )
+                    .poller(),
                 )
                 .await;
                 global("externalVpnGateways")
@@ -2635,21 +2279,15 @@ async fn apply_gcp_part(g: &Gcp, plan: &peerctl::plan::Plan) -> usize {
             }
             Kind::GcpRoute => {
                 done(
-                    g.routes
-                        .insert()
-                        .set_project(P)
-                        .set_body(
-                            Route::new()
-                                .set_name(&r.name)
-                                .set_network(network())
-                                .set_dest_range(text(&a["dest_range"]))
-                                .set_next_hop_vpn_tunnel(resolve(
-                                    &outputs,
-                                    &a["next_hop_vpn_tunnel"],
-                                ))
-                                .set_priority(int(&a["priority"]) as u32),
-                        )
-                        .poller(),
+                    g.insert_route(
+                        Route::new()
+                            .set_name(&r.name)
+                            .set_network(network())
+                            .set_dest_range(text(&a["dest_range"]))
+                            .set_next_hop_vpn_tunnel(resolve(&outputs, &a["next_hop_vpn_tunnel"]))
+                            .set_priority(int(&a["priority"]) as u32),
+                    )
+                    .poller(),
                 )
                 .await;
                 global("routes")
@@ -2671,19 +2309,16 @@ async fn apply_gcp_part(g: &Gcp, plan: &peerctl::plan::Plan) -> usize {
                     })
                     .collect();
                 done(
-                    g.fws
-                        .insert()
-                        .set_project(P)
-                        .set_body(
-                            Firewall::new()
-                                .set_name(&r.name)
-                                .set_network(network())
-                                .set_direction(text(&a["direction"]).as_str())
-                                .set_priority(int(&a["priority"]) as i32)
-                                .set_source_ranges(strs(&a["source_ranges"]))
-                                .set_allowed(allowed),
-                        )
-                        .poller(),
+                    g.insert_firewall(
+                        Firewall::new()
+                            .set_name(&r.name)
+                            .set_network(network())
+                            .set_direction(text(&a["direction"]).as_str())
+                            .set_priority(int(&a["priority"]) as i32)
+                            .set_source_ranges(strs(&a["source_ranges"]))
+                            .set_allowed(allowed),
+                    )
+                    .poller(),
                 )
                 .await;
                 global("firewalls")
