@@ -184,6 +184,44 @@ impl Gcp {
     collection!(@global fws, firewalls, Firewall, set_firewall,
         insert_firewall, get_firewall, delete_firewall, list_firewalls);
 
+    fn patch_router(&self, name: &str, body: Router) -> builder::routers::Patch {
+        self.routers
+            .patch()
+            .set_project(P)
+            .set_region(R)
+            .set_router(name)
+            .set_body(body)
+    }
+
+    fn patch_firewall(&self, name: &str, body: Firewall) -> builder::firewalls::Patch {
+        self.fws
+            .patch()
+            .set_project(P)
+            .set_firewall(name)
+            .set_body(body)
+    }
+
+    fn update_firewall(&self, name: &str, body: Firewall) -> builder::firewalls::Update {
+        self.fws
+            .update()
+            .set_project(P)
+            .set_firewall(name)
+            .set_body(body)
+    }
+
+    async fn router_status(&self, name: &str) -> RouterStatus {
+        self.routers
+            .get_router_status()
+            .set_project(P)
+            .set_region(R)
+            .set_router(name)
+            .send()
+            .await
+            .expect("router status")
+            .result
+            .expect("result")
+    }
+
     async fn ha_gateway(&self, name: &str, network: &str) -> VpnGateway {
         done(
             self.insert_gateway(
@@ -236,27 +274,23 @@ impl Gcp {
     /// Adds the BGP interface and peer for `tunnel` to `router` with PATCH, as peerctl does.
     async fn bgp(&self, router: &str, tunnel: &str, local: &str, peer: &str, peer_asn: u32) {
         done(
-            self.routers
-                .patch()
-                .set_project(P)
-                .set_region(R)
-                .set_router(router)
-                .set_body(
-                    Router::new()
-                        .set_interfaces([RouterInterface::new()
-                            .set_name("if-0")
-                            .set_ip_range(format!("{local}/30"))
-                            .set_linked_vpn_tunnel(format!(
-                                "projects/{P}/regions/{R}/vpnTunnels/{tunnel}"
-                            ))])
-                        .set_bgp_peers([RouterBgpPeer::new()
-                            .set_name("peer-0")
-                            .set_interface_name("if-0")
-                            .set_ip_address(local)
-                            .set_peer_ip_address(peer)
-                            .set_peer_asn(peer_asn)]),
-                )
-                .poller(),
+            self.patch_router(
+                router,
+                Router::new()
+                    .set_interfaces([RouterInterface::new()
+                        .set_name("if-0")
+                        .set_ip_range(format!("{local}/30"))
+                        .set_linked_vpn_tunnel(format!(
+                            "projects/{P}/regions/{R}/vpnTunnels/{tunnel}"
+                        ))])
+                    .set_bgp_peers([RouterBgpPeer::new()
+                        .set_name("peer-0")
+                        .set_interface_name("if-0")
+                        .set_ip_address(local)
+                        .set_peer_ip_address(peer)
+                        .set_peer_asn(peer_asn)]),
+            )
+            .poller(),
         )
         .await;
     }
@@ -321,6 +355,23 @@ impl Gcp {
         )
         .await;
     }
+}
+
+/// The Google error code of a failed call.
+fn code(err: &google_cloud_compute_v1::Error) -> Option<Code> {
+    err.status().map(|s| s.code)
+}
+
+/// An HA tunnel on interface 0 of `gw` and of the external gateway `ext`, with the test key.
+fn ha_tunnel(name: &str, gw: &str, ext: &str, router: &str) -> VpnTunnel {
+    VpnTunnel::new()
+        .set_name(name)
+        .set_vpn_gateway(gw)
+        .set_vpn_gateway_interface(0)
+        .set_peer_external_gateway(ext)
+        .set_peer_external_gateway_interface(0)
+        .set_router(router)
+        .set_shared_secret(SECRET)
 }
 
 fn status(t: &VpnTunnel) -> String {
@@ -436,20 +487,16 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
     ] {
         done(
             g.insert_tunnel(
-                VpnTunnel::new()
-                    .set_name(name)
-                    .set_vpn_gateway(format!(
+                ha_tunnel(
+                    name,
+                    &format!(
                         "{}/compute/v1/projects/{P}/regions/{R}/vpnGateways/{gw}",
                         g.url
-                    ))
-                    .set_vpn_gateway_interface(0)
-                    .set_peer_external_gateway(format!(
-                        "projects/{P}/global/externalVpnGateways/{ext}"
-                    ))
-                    .set_peer_external_gateway_interface(0)
-                    .set_router(router)
-                    .set_shared_secret(SECRET)
-                    .set_ike_version(2),
+                    ),
+                    &format!("projects/{P}/global/externalVpnGateways/{ext}"),
+                    router,
+                )
+                .set_ike_version(2),
             )
             .poller(),
         )
@@ -466,16 +513,7 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
     assert!(!body.contains(SECRET), "the shared secret never comes back");
 
     // Without BGP configured the router has no peers to report.
-    let st = g
-        .routers
-        .get_router_status()
-        .set_project(P)
-        .set_region(R)
-        .set_router("router-a")
-        .send()
-        .await
-        .expect("router status");
-    assert!(st.result.expect("result").bgp_peer_status.is_empty());
+    assert!(g.router_status("router-a").await.bgp_peer_status.is_empty());
 
     g.bgp("router-a", "tun-a0", "169.254.10.1", "169.254.10.2", 64515)
         .await;
@@ -488,17 +526,7 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
         "patch keeps unsent fields"
     );
     assert_eq!(router.interfaces.len(), 1);
-    let st = g
-        .routers
-        .get_router_status()
-        .set_project(P)
-        .set_region(R)
-        .set_router("router-a")
-        .send()
-        .await
-        .expect("router status")
-        .result
-        .expect("result");
+    let st = g.router_status("router-a").await;
     let peer = &st.bgp_peer_status[0];
     assert_eq!(
         peer.status.as_ref().map(|s| s.to_string()).as_deref(),
@@ -542,17 +570,7 @@ async fn ha_vpn_between_two_networks_comes_up_and_bgp_exchanges_subnets() {
     // A wrong peer ASN: the tunnel stays up, the session does not establish, routes vanish.
     g.bgp("router-b", "tun-b0", "169.254.10.2", "169.254.10.1", 65000)
         .await;
-    let st = g
-        .routers
-        .get_router_status()
-        .set_project(P)
-        .set_region(R)
-        .set_router("router-a")
-        .send()
-        .await
-        .expect("router status")
-        .result
-        .expect("result");
+    let st = g.router_status("router-a").await;
     assert_eq!(
         st.bgp_peer_status[0]
             .status
@@ -807,7 +825,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .await
         .expect_err("not found");
     assert_eq!(err.http_status_code(), Some(404));
-    assert_eq!(err.status().map(|s| s.code), Some(Code::NotFound));
+    assert_eq!(code(&err), Some(Code::NotFound));
     assert!(err
         .status()
         .unwrap()
@@ -825,7 +843,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .await
         .expect_err("duplicate");
     assert_eq!(err.http_status_code(), Some(409));
-    assert_eq!(err.status().map(|s| s.code), Some(Code::AlreadyExists));
+    assert_eq!(code(&err), Some(Code::AlreadyExists));
 
     let err = g
         .insert_gateway(
@@ -836,7 +854,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .send()
         .await
         .expect_err("missing network");
-    assert_eq!(err.status().map(|s| s.code), Some(Code::NotFound));
+    assert_eq!(code(&err), Some(Code::NotFound));
 
     g.router("rt", "global/networks/prod-vpc", 64514).await;
     g.external(
@@ -859,7 +877,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .await
         .expect_err("bad interface");
     assert_eq!(err.http_status_code(), Some(400));
-    assert_eq!(err.status().map(|s| s.code), Some(Code::InvalidArgument));
+    assert_eq!(code(&err), Some(Code::InvalidArgument));
     assert!(err
         .status()
         .unwrap()
@@ -867,12 +885,8 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .contains("vpnGatewayInterface"));
 
     let err = g
-        .routers
-        .patch()
-        .set_project(P)
-        .set_region(R)
-        .set_router("rt")
-        .set_body(
+        .patch_router(
+            "rt",
             Router::new().set_bgp_peers([RouterBgpPeer::new()
                 .set_name("p")
                 .set_interface_name("no-such-interface")
@@ -882,7 +896,7 @@ async fn errors_reach_the_sdk_with_googles_codes() {
         .send()
         .await
         .expect_err("unknown interface");
-    assert_eq!(err.status().map(|s| s.code), Some(Code::InvalidArgument));
+    assert_eq!(code(&err), Some(Code::InvalidArgument));
     sb.stop().await;
 }
 
@@ -907,7 +921,7 @@ async fn injected_faults_use_googles_codes_and_are_retried_by_policy() {
     .await;
     let err = g.get_gateway("gw").send().await.expect_err("throttled");
     assert_eq!(err.http_status_code(), Some(429));
-    assert_eq!(err.status().map(|s| s.code), Some(Code::ResourceExhausted));
+    assert_eq!(code(&err), Some(Code::ResourceExhausted));
     // A client with a retrying policy (what peerctl's provider configures) gets through.
     let retrying = VpnGateways::builder()
         .with_endpoint(&url)
@@ -1013,11 +1027,7 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
     }
     assert!(matches!(verdict(&sb), FwDecision::Deny { rule } if rule.contains("deny-aws")));
     done(
-        g.fws
-            .patch()
-            .set_project(P)
-            .set_firewall("deny-aws")
-            .set_body(Firewall::new().set_disabled(true))
+        g.patch_firewall("deny-aws", Firewall::new().set_disabled(true))
             .poller(),
     )
     .await;
@@ -1027,19 +1037,16 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
     assert_eq!(fw.priority, Some(900), "patch keeps unsent fields");
     // PUT replaces the rule: same priority as the allow, deny wins the tie.
     done(
-        g.fws
-            .update()
-            .set_project(P)
-            .set_firewall("deny-aws")
-            .set_body(
-                Firewall::new()
-                    .set_name("deny-aws")
-                    .set_network("global/networks/prod-vpc")
-                    .set_priority(1000)
-                    .set_source_ranges(["10.10.0.0/16"])
-                    .set_denied([firewall::Denied::new().set_ip_protocol("tcp")]),
-            )
-            .poller(),
+        g.update_firewall(
+            "deny-aws",
+            Firewall::new()
+                .set_name("deny-aws")
+                .set_network("global/networks/prod-vpc")
+                .set_priority(1000)
+                .set_source_ranges(["10.10.0.0/16"])
+                .set_denied([firewall::Denied::new().set_ip_protocol("tcp")]),
+        )
+        .poller(),
     )
     .await;
     assert!(
@@ -1110,20 +1117,7 @@ async fn responses_conform_to_the_published_compute_discovery_document() {
         ("tun-a0", "gw-a", "peer-of-a", "router-a"),
         ("tun-b0", "gw-b", "peer-of-b", "router-b"),
     ] {
-        done(
-            g.insert_tunnel(
-                VpnTunnel::new()
-                    .set_name(name)
-                    .set_vpn_gateway(gw)
-                    .set_vpn_gateway_interface(0)
-                    .set_peer_external_gateway(ext)
-                    .set_peer_external_gateway_interface(0)
-                    .set_router(router)
-                    .set_shared_secret(SECRET),
-            )
-            .poller(),
-        )
-        .await;
+        done(g.insert_tunnel(ha_tunnel(name, gw, ext, router)).poller()).await;
     }
     g.bgp("router-a", "tun-a0", "169.254.10.1", "169.254.10.2", 64515)
         .await;
@@ -1539,16 +1533,7 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         settle(&g, &sb, op).await;
     }
     let op = g
-        .insert_tunnel(
-            VpnTunnel::new()
-                .set_name("rt-ha-tunnel")
-                .set_vpn_gateway("rt-gw")
-                .set_vpn_gateway_interface(0)
-                .set_peer_external_gateway("rt-peer")
-                .set_peer_external_gateway_interface(0)
-                .set_router("rt-router")
-                .set_shared_secret(SECRET),
-        )
+        .insert_tunnel(ha_tunnel("rt-ha-tunnel", "rt-gw", "rt-peer", "rt-router"))
         .send()
         .await
         .unwrap();
@@ -1799,11 +1784,7 @@ async fn list_filters_and_paging_behave_like_compute_and_refuse_what_it_refuses(
     ] {
         let err = list(bad).await.expect_err(bad);
         assert_eq!(err.http_status_code(), Some(400), "{bad}");
-        assert_eq!(
-            err.status().map(|s| s.code),
-            Some(Code::InvalidArgument),
-            "{bad}"
-        );
+        assert_eq!(code(&err), Some(Code::InvalidArgument), "{bad}");
     }
 
     // Paging: pages of one, followed by the token; bad sizes and tokens are 400.
@@ -1871,39 +1852,26 @@ async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
         .await;
     g.router("rt-edge", "global/networks/edge-vpc", 64531).await;
     done(
-        g.insert_tunnel(
-            VpnTunnel::new()
-                .set_name("t0")
-                .set_vpn_gateway("gw")
-                .set_vpn_gateway_interface(0)
-                .set_peer_external_gateway("peer")
-                .set_peer_external_gateway_interface(0)
-                .set_router("rt")
-                .set_shared_secret(SECRET),
-        )
-        .poller(),
+        g.insert_tunnel(ha_tunnel("t0", "gw", "peer", "rt"))
+            .poller(),
     )
     .await;
     let patch = |range: &str, local: &str, peer: &str, asn: u32| {
-        g.routers
-            .patch()
-            .set_project(P)
-            .set_region(R)
-            .set_router("rt")
-            .set_body(
-                Router::new()
-                    .set_interfaces([RouterInterface::new()
-                        .set_name("if-0")
-                        .set_ip_range(range)
-                        .set_linked_vpn_tunnel("t0")])
-                    .set_bgp_peers([RouterBgpPeer::new()
-                        .set_name("peer-0")
-                        .set_interface_name("if-0")
-                        .set_ip_address(local)
-                        .set_peer_ip_address(peer)
-                        .set_peer_asn(asn)]),
-            )
-            .send()
+        g.patch_router(
+            "rt",
+            Router::new()
+                .set_interfaces([RouterInterface::new()
+                    .set_name("if-0")
+                    .set_ip_range(range)
+                    .set_linked_vpn_tunnel("t0")])
+                .set_bgp_peers([RouterBgpPeer::new()
+                    .set_name("peer-0")
+                    .set_interface_name("if-0")
+                    .set_ip_address(local)
+                    .set_peer_ip_address(peer)
+                    .set_peer_asn(asn)]),
+        )
+        .send()
     };
     let refused = |r: Result<Operation, google_cloud_gax::error::Error>, field: &str, why: &str| {
         let err = r.expect_err(why);
@@ -1969,24 +1937,20 @@ async fn router_bgp_interfaces_and_asns_are_validated_as_gcp_does() {
     );
     // A router of another network may use the same number; a valid patch goes through.
     done(
-        g.routers
-            .patch()
-            .set_project(P)
-            .set_region(R)
-            .set_router("rt")
-            .set_body(
-                Router::new()
-                    .set_interfaces([RouterInterface::new()
-                        .set_name("if-0")
-                        .set_ip_range("169.254.1.2/30")
-                        .set_linked_vpn_tunnel("t0")])
-                    .set_bgp_peers([RouterBgpPeer::new()
-                        .set_name("peer-0")
-                        .set_interface_name("if-0")
-                        .set_peer_ip_address("169.254.1.1")
-                        .set_peer_asn(64531u32)]),
-            )
-            .poller(),
+        g.patch_router(
+            "rt",
+            Router::new()
+                .set_interfaces([RouterInterface::new()
+                    .set_name("if-0")
+                    .set_ip_range("169.254.1.2/30")
+                    .set_linked_vpn_tunnel("t0")])
+                .set_bgp_peers([RouterBgpPeer::new()
+                    .set_name("peer-0")
+                    .set_interface_name("if-0")
+                    .set_peer_ip_address("169.254.1.1")
+                    .set_peer_asn(64531u32)]),
+        )
+        .poller(),
     )
     .await;
     // bgp.asn: RFC 6996 private (or 16550).
