@@ -91,6 +91,22 @@ async fn attached_vgw(ec2: &Client) -> String {
     id
 }
 
+/// Creates an ipsec.1 customer gateway; returns its id.
+async fn customer_gateway(ec2: &Client, asn: i32, ip: &str) -> String {
+    ec2.create_customer_gateway()
+        .r#type(GatewayType::Ipsec1)
+        .bgp_asn(asn)
+        .ip_address(ip)
+        .send()
+        .await
+        .unwrap()
+        .customer_gateway()
+        .unwrap()
+        .customer_gateway_id()
+        .unwrap()
+        .to_string()
+}
+
 fn tunnel(cidr: &str, psk: &str) -> VpnTunnelOptionsSpecification {
     VpnTunnelOptionsSpecification::builder()
         .tunnel_inside_cidr(cidr)
@@ -222,30 +238,27 @@ async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays
     let id = g.vpn_gateway_id().unwrap().to_string();
     assert_eq!(g.state(), Some(&VpnState::Pending));
     assert_eq!(g.amazon_side_asn(), Some(64512));
-    let err = ec2
-        .attach_vpn_gateway()
-        .vpc_id(VPC)
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap_err();
+    let attach = || {
+        ec2.attach_vpn_gateway()
+            .vpc_id(VPC)
+            .vpn_gateway_id(&id)
+            .send()
+    };
+    let detach = || {
+        ec2.detach_vpn_gateway()
+            .vpc_id(VPC)
+            .vpn_gateway_id(&id)
+            .send()
+    };
+    let delete = || ec2.delete_vpn_gateway().vpn_gateway_id(&id).send();
+    let describe = || ec2.describe_vpn_gateways().vpn_gateway_ids(&id).send();
+    let err = attach().await.unwrap_err();
     assert_eq!(err.code(), Some("IncorrectState"));
 
     sb.sandbox.advance_clock(2 * 60 * 1000);
-    let d = ec2
-        .describe_vpn_gateways()
-        .vpn_gateway_ids(&id)
-        .send()
-        .await
-        .unwrap();
+    let d = describe().await.unwrap();
     assert_eq!(d.vpn_gateways()[0].state(), Some(&VpnState::Available));
-    let a = ec2
-        .attach_vpn_gateway()
-        .vpc_id(VPC)
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let a = attach().await.unwrap();
     assert_eq!(
         a.vpc_attachment().unwrap().state(),
         Some(&AttachmentStatus::Attaching)
@@ -261,51 +274,19 @@ async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays
     assert_eq!(d.vpn_gateways().len(), 1);
 
     // Deleting an attached gateway is refused; detach first.
-    let err = ec2
-        .delete_vpn_gateway()
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap_err();
+    let err = delete().await.unwrap_err();
     assert_eq!(err.code(), Some("IncorrectState"));
-    ec2.detach_vpn_gateway()
-        .vpc_id(VPC)
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let err = ec2
-        .detach_vpn_gateway()
-        .vpc_id(VPC)
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap_err();
+    detach().await.unwrap();
+    let err = detach().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidVpnGatewayAttachment.NotFound"));
     sb.sandbox.advance_clock(60 * 1000);
-    ec2.delete_vpn_gateway()
-        .vpn_gateway_id(&id)
-        .send()
-        .await
-        .unwrap();
+    delete().await.unwrap();
     let state = |d: &aws_sdk_ec2::operation::describe_vpn_gateways::DescribeVpnGatewaysOutput| {
         d.vpn_gateways()[0].state().cloned()
     };
-    let d = ec2
-        .describe_vpn_gateways()
-        .vpn_gateway_ids(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(state(&d), Some(VpnState::Deleting));
+    assert_eq!(state(&describe().await.unwrap()), Some(VpnState::Deleting));
     sb.sandbox.advance_clock(2 * 60 * 1000);
-    let d = ec2
-        .describe_vpn_gateways()
-        .vpn_gateway_ids(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(state(&d), Some(VpnState::Deleted));
+    assert_eq!(state(&describe().await.unwrap()), Some(VpnState::Deleted));
     stop(sb).await;
 }
 
@@ -365,20 +346,7 @@ async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunne
     let sb = common::start(common::triangle()).await;
     let ec2 = client(&sb.url());
     let vgw = attached_vgw(&ec2).await;
-    let cgw = ec2
-        .create_customer_gateway()
-        .r#type(GatewayType::Ipsec1)
-        .bgp_asn(65010)
-        .ip_address("198.51.100.7")
-        .send()
-        .await
-        .unwrap();
-    let cgw = cgw
-        .customer_gateway()
-        .unwrap()
-        .customer_gateway_id()
-        .unwrap()
-        .to_string();
+    let cgw = customer_gateway(&ec2, 65010, "198.51.100.7").await;
     let created = ec2
         .create_vpn_connection()
         .customer_gateway_id(&cgw)
@@ -496,20 +464,7 @@ async fn static_routes_propagation_and_route_table_routes_round_trip() {
     let sb = common::start(common::triangle()).await;
     let ec2 = client(&sb.url());
     let vgw = attached_vgw(&ec2).await;
-    let cgw = ec2
-        .create_customer_gateway()
-        .r#type(GatewayType::Ipsec1)
-        .bgp_asn(65515)
-        .ip_address("198.19.0.9")
-        .send()
-        .await
-        .unwrap();
-    let cgw = cgw
-        .customer_gateway()
-        .unwrap()
-        .customer_gateway_id()
-        .unwrap()
-        .to_string();
+    let cgw = customer_gateway(&ec2, 65515, "198.19.0.9").await;
     let conn = ec2
         .create_vpn_connection()
         .customer_gateway_id(&cgw)
@@ -529,19 +484,14 @@ async fn static_routes_propagation_and_route_table_routes_round_trip() {
         .vpn_connection_id()
         .unwrap()
         .to_string();
-    ec2.create_vpn_connection_route()
-        .vpn_connection_id(&conn)
-        .destination_cidr_block("10.30.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let err = ec2
-        .create_vpn_connection_route()
-        .vpn_connection_id(&conn)
-        .destination_cidr_block("10.30.0.0/16")
-        .send()
-        .await
-        .unwrap_err();
+    let vpn_route = || {
+        ec2.create_vpn_connection_route()
+            .vpn_connection_id(&conn)
+            .destination_cidr_block("10.30.0.0/16")
+            .send()
+    };
+    vpn_route().await.unwrap();
+    let err = vpn_route().await.unwrap_err();
     assert_eq!(err.code(), Some("RouteAlreadyExists"));
     let d = ec2
         .describe_vpn_connections()
@@ -599,19 +549,14 @@ async fn static_routes_propagation_and_route_table_routes_round_trip() {
         .iter()
         .any(|r| r.destination_cidr_block() == Some("10.30.0.0/16")));
 
-    ec2.delete_route()
-        .route_table_id(&rtb)
-        .destination_cidr_block("10.40.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let err = ec2
-        .delete_route()
-        .route_table_id(&rtb)
-        .destination_cidr_block("10.40.0.0/16")
-        .send()
-        .await
-        .unwrap_err();
+    let delete_route = || {
+        ec2.delete_route()
+            .route_table_id(&rtb)
+            .destination_cidr_block("10.40.0.0/16")
+            .send()
+    };
+    delete_route().await.unwrap();
+    let err = delete_route().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidRoute.NotFound"));
     ec2.disable_vgw_route_propagation()
         .gateway_id(&vgw)
@@ -664,10 +609,29 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
             )
             .build()
     };
-    let out = ec2
-        .authorize_security_group_ingress()
-        .group_id(&sg)
-        .ip_permissions(perm(443))
+    // Each request on the default group, for one port (more added by the caller).
+    let authorize_in = |port: i32| {
+        ec2.authorize_security_group_ingress()
+            .group_id(&sg)
+            .ip_permissions(perm(port))
+    };
+    let authorize_out = |port: i32| {
+        ec2.authorize_security_group_egress()
+            .group_id(&sg)
+            .ip_permissions(perm(port))
+    };
+    let revoke_in = |port: i32| {
+        ec2.revoke_security_group_ingress()
+            .group_id(&sg)
+            .ip_permissions(perm(port))
+    };
+    let revoke_out = |port: i32| {
+        ec2.revoke_security_group_egress()
+            .group_id(&sg)
+            .ip_permissions(perm(port))
+    };
+    let describe = || ec2.describe_security_groups().group_ids(&sg).send();
+    let out = authorize_in(443)
         .ip_permissions(perm(5432))
         .send()
         .await
@@ -678,27 +642,11 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
         out.security_group_rules()[0].cidr_ipv4(),
         Some("10.20.0.0/16")
     );
-    let err = ec2
-        .authorize_security_group_ingress()
-        .group_id(&sg)
-        .ip_permissions(perm(443))
-        .send()
-        .await
-        .unwrap_err();
+    let err = authorize_in(443).send().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidPermission.Duplicate"));
-    ec2.authorize_security_group_egress()
-        .group_id(&sg)
-        .ip_permissions(perm(443))
-        .send()
-        .await
-        .unwrap();
+    authorize_out(443).send().await.unwrap();
 
-    let d = ec2
-        .describe_security_groups()
-        .group_ids(&sg)
-        .send()
-        .await
-        .unwrap();
+    let d = describe().await.unwrap();
     let g = &d.security_groups()[0];
     let ingress: Vec<(Option<i32>, Option<&str>)> = g
         .ip_permissions()
@@ -715,13 +663,7 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
     );
     assert_eq!(g.ip_permissions_egress().len(), 2);
 
-    let revoked = ec2
-        .revoke_security_group_ingress()
-        .group_id(&sg)
-        .ip_permissions(perm(5432))
-        .send()
-        .await
-        .unwrap();
+    let revoked = revoke_in(5432).send().await.unwrap();
     // EC2 names what it removed.
     assert_eq!(revoked.r#return(), Some(true));
     let gone = revoked.revoked_security_group_rules();
@@ -736,26 +678,10 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
     assert!(gone[0]
         .security_group_rule_id()
         .is_some_and(|id| id.starts_with("sgr-")));
-    let err = ec2
-        .revoke_security_group_ingress()
-        .group_id(&sg)
-        .ip_permissions(perm(5432))
-        .send()
-        .await
-        .unwrap_err();
+    let err = revoke_in(5432).send().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidPermission.NotFound"));
-    ec2.revoke_security_group_egress()
-        .group_id(&sg)
-        .ip_permissions(perm(443))
-        .send()
-        .await
-        .unwrap();
-    let d = ec2
-        .describe_security_groups()
-        .group_ids(&sg)
-        .send()
-        .await
-        .unwrap();
+    revoke_out(443).send().await.unwrap();
+    let d = describe().await.unwrap();
     let g = &d.security_groups()[0];
     assert_eq!(g.ip_permissions().len(), 2, "the self rule and tcp/443");
     assert_eq!(g.ip_permissions_egress().len(), 1, "allow-all egress only");
