@@ -36,6 +36,19 @@ async fn start() -> RunningSandbox {
     common::start(topology()).await
 }
 
+/// A sandbox at time scale 1: every operation is RUNNING until its latency has passed on
+/// the sandbox clock.
+async fn start_timed() -> RunningSandbox {
+    common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await
+}
+
 /// Polling and retry backoff of milliseconds: the sandbox answers at once.
 fn fast() -> google_cloud_gax::exponential_backoff::ExponentialBackoff {
     ExponentialBackoffBuilder::new()
@@ -688,14 +701,7 @@ async fn classic_vpn_waits_for_forwarding_rules_and_names_each_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_run_until_the_latency_model_says_done() {
-    let sb = common::start_with(
-        topology(),
-        SandboxConfig {
-            latency: Latency { scale: 1.0 },
-            ..SandboxConfig::default()
-        },
-    )
-    .await;
+    let sb = start_timed().await;
     let g = gcp(&sb.url()).await;
     let op = g
         .insert_gateway(
@@ -1073,14 +1079,7 @@ async fn firewall_rules_insert_patch_update_and_decide_like_gcp() {
 async fn python_google_cloud_compute_client_drives_the_sandbox() {
     // Time scale 1: every operation the script starts is RUNNING until it moves the clock,
     // so the library's operation polling has to reach the sandbox to see it DONE.
-    let sb = common::start_with(
-        topology(),
-        SandboxConfig {
-            latency: Latency { scale: 1.0 },
-            ..SandboxConfig::default()
-        },
-    )
-    .await;
+    let sb = start_timed().await;
     let url = sb.url();
     let out = tokio::task::spawn_blocking(move || common::run_python("gcp_client.py", &[&url]))
         .await
@@ -1287,14 +1286,7 @@ async fn raw(url: &str, method: &str, path: &str, body: serde_json::Value) -> se
 /// while RUNNING, `wait` while RUNNING and once DONE, a RUNNING delete, for the
 /// conformance check.
 async fn running_operation_samples() -> Vec<serde_json::Value> {
-    let sb = common::start_with(
-        topology(),
-        SandboxConfig {
-            latency: Latency { scale: 1.0 },
-            ..SandboxConfig::default()
-        },
-    )
-    .await;
+    let sb = start_timed().await;
     let url = sb.url();
     let region = format!("projects/{P}/regions/{R}");
     let global = format!("projects/{P}/global");
@@ -1355,9 +1347,14 @@ async fn calls(url: &str, op: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// For a sandbox with a non-zero time scale: the operation a mutating call returned is
+/// For a sandbox with a non-zero time scale: the operation a mutating call (`sent`) returns is
 /// RUNNING; once the sandbox clock has passed its latency, `wait` (of its scope) says DONE.
-async fn settle(g: &Gcp, sb: &RunningSandbox, op: Operation) -> Operation {
+async fn settle(
+    g: &Gcp,
+    sb: &RunningSandbox,
+    sent: impl std::future::Future<Output = google_cloud_compute_v1::Result<Operation>>,
+) -> Operation {
+    let op = sent.await.expect("call accepted");
     assert_eq!(op_status(&op), "RUNNING", "{op:?}");
     sb.sandbox.advance_clock(3_600_000);
     let name = op.name.clone().expect("operation name");
@@ -1410,14 +1407,7 @@ async fn poll_across_the_clock<Q: Poller<Operation, Operation>>(
 /// each scope), and the resource gone afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_collection_round_trips_insert_get_list_delete_with_running_operations() {
-    let sb = common::start_with(
-        topology(),
-        SandboxConfig {
-            latency: Latency { scale: 1.0 },
-            ..SandboxConfig::default()
-        },
-    )
-    .await;
+    let sb = start_timed().await;
     let url = sb.url();
     let g = gcp(&url).await;
 
@@ -1449,18 +1439,21 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
     assert_eq!(subs.items.len(), 2);
 
     // Inserts, each RUNNING until the clock passes its latency.
-    let op = g
-        .insert_gateway(
+    settle(
+        &g,
+        &sb,
+        g.insert_gateway(
             VpnGateway::new()
                 .set_name("rt-gw")
                 .set_network("global/networks/prod-vpc"),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_external_gw(
+        .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_external_gw(
             ExternalVpnGateway::new()
                 .set_name("rt-peer")
                 .set_redundancy_type(
@@ -1470,37 +1463,38 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
                     .set_id(0u32)
                     .set_ip_address("198.51.100.7")]),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_router(
+        .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_router(
             Router::new()
                 .set_name("rt-router")
                 .set_network("global/networks/prod-vpc")
                 .set_bgp(RouterBgp::new().set_asn(64520u32)),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_tgw(
+        .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_tgw(
             TargetVpnGateway::new()
                 .set_name("rt-tgw")
                 .set_network("global/networks/prod-vpc"),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_address(Address::new().set_name("rt-ip"))
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
+        .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_address(Address::new().set_name("rt-ip")).send(),
+    )
+    .await;
     let ip = g
         .get_address("rt-ip")
         .send()
@@ -1529,39 +1523,41 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         if let Some(p) = ports {
             rule = rule.set_port_range(p);
         }
-        let op = g.insert_forwarding_rule(rule).send().await.unwrap();
-        settle(&g, &sb, op).await;
+        settle(&g, &sb, g.insert_forwarding_rule(rule).send()).await;
     }
-    let op = g
-        .insert_tunnel(ha_tunnel("rt-ha-tunnel", "rt-gw", "rt-peer", "rt-router"))
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_tunnel(
+    settle(
+        &g,
+        &sb,
+        g.insert_tunnel(ha_tunnel("rt-ha-tunnel", "rt-gw", "rt-peer", "rt-router"))
+            .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_tunnel(
             VpnTunnel::new()
                 .set_name("rt-classic")
                 .set_target_vpn_gateway("rt-tgw")
                 .set_peer_ip("198.51.100.9")
                 .set_shared_secret(SECRET),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
-    let op = g
-        .insert_route(
+        .send(),
+    )
+    .await;
+    settle(
+        &g,
+        &sb,
+        g.insert_route(
             Route::new()
                 .set_name("rt-route")
                 .set_network("global/networks/prod-vpc")
                 .set_dest_range("10.30.0.0/16")
                 .set_next_hop_vpn_tunnel("regions/us-central1/vpnTunnels/rt-classic"),
         )
-        .send()
-        .await
-        .unwrap();
-    settle(&g, &sb, op).await;
+        .send(),
+    )
+    .await;
 
     // get and list of each.
     let ext = g.get_external_gw("rt-peer").send().await.unwrap();
@@ -1637,21 +1633,15 @@ async fn every_collection_round_trips_insert_get_list_delete_with_running_operat
         "the poller saw RUNNING before DONE ({polls} polls)"
     );
     for t in ["rt-classic", "rt-ha-tunnel"] {
-        let op = g.delete_tunnel(t).send().await.unwrap();
-        settle(&g, &sb, op).await;
+        settle(&g, &sb, g.delete_tunnel(t).send()).await;
     }
     for r in ["rt-fr-esp", "rt-fr-udp500", "rt-fr-udp4500"] {
-        let op = g.delete_forwarding_rule(r).send().await.unwrap();
-        settle(&g, &sb, op).await;
+        settle(&g, &sb, g.delete_forwarding_rule(r).send()).await;
     }
-    let op = g.delete_address("rt-ip").send().await.unwrap();
-    settle(&g, &sb, op).await;
-    let op = g.delete_tgw("rt-tgw").send().await.unwrap();
-    settle(&g, &sb, op).await;
-    let op = g.delete_router("rt-router").send().await.unwrap();
-    settle(&g, &sb, op).await;
-    let op = g.delete_external_gw("rt-peer").send().await.unwrap();
-    settle(&g, &sb, op).await;
+    settle(&g, &sb, g.delete_address("rt-ip").send()).await;
+    settle(&g, &sb, g.delete_tgw("rt-tgw").send()).await;
+    settle(&g, &sb, g.delete_router("rt-router").send()).await;
+    settle(&g, &sb, g.delete_external_gw("rt-peer").send()).await;
     let (op, polls) = poll_across_the_clock(
         &sb,
         "regionOperations.get",
