@@ -712,10 +712,7 @@ async fn operations_run_until_the_latency_model_says_done() {
         .send()
         .await
         .expect("insert");
-    assert_eq!(
-        op.status.as_ref().map(|s| s.to_string()).as_deref(),
-        Some("RUNNING")
-    );
+    assert_eq!(op_status(&op), "RUNNING");
     let name = op.name.clone().expect("operation name");
     let get = || {
         g.rops
@@ -725,21 +722,13 @@ async fn operations_run_until_the_latency_model_says_done() {
             .set_operation(&name)
             .send()
     };
-    assert_eq!(
-        get()
-            .await
-            .unwrap()
-            .status
-            .map(|s| s.to_string())
-            .as_deref(),
-        Some("RUNNING")
-    );
+    assert_eq!(op_status(&get().await.unwrap()), "RUNNING");
     // The gateway exists (with its addresses) while its operation runs.
     let gw = g.get_gateway("slow").send().await.unwrap();
     assert_eq!(ips(&gw).len(), 2);
     sb.sandbox.advance_clock(61_000);
     let op = get().await.unwrap();
-    assert_eq!(op.status.map(|s| s.to_string()).as_deref(), Some("DONE"));
+    assert_eq!(op_status(&op), "DONE");
     assert_eq!(op.progress, Some(100));
     assert!(op
         .target_link
@@ -754,10 +743,7 @@ async fn operations_run_until_the_latency_model_says_done() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        waited.status.map(|s| s.to_string()).as_deref(),
-        Some("DONE")
-    );
+    assert_eq!(op_status(&waited), "DONE");
 
     // Global operations, and a tunnel that is PROVISIONING until its create finishes.
     let op = g
@@ -773,25 +759,9 @@ async fn operations_run_until_the_latency_model_says_done() {
         .unwrap();
     let gname = op.name.clone().unwrap();
     let gget = || g.gops.get().set_project(P).set_operation(&gname).send();
-    assert_eq!(
-        gget()
-            .await
-            .unwrap()
-            .status
-            .map(|s| s.to_string())
-            .as_deref(),
-        Some("RUNNING")
-    );
+    assert_eq!(op_status(&gget().await.unwrap()), "RUNNING");
     sb.sandbox.advance_clock(11_000);
-    assert_eq!(
-        gget()
-            .await
-            .unwrap()
-            .status
-            .map(|s| s.to_string())
-            .as_deref(),
-        Some("DONE")
-    );
+    assert_eq!(op_status(&gget().await.unwrap()), "DONE");
 
     g.insert_tgw(
         TargetVpnGateway::new()
