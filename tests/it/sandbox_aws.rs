@@ -107,6 +107,20 @@ async fn customer_gateway(ec2: &Client, asn: i32, ip: &str) -> String {
         .to_string()
 }
 
+/// The request for an ipsec.1 VPN connection between `cgw` and `vgw`.
+fn vpn_connection(
+    ec2: &Client,
+    cgw: &str,
+    vgw: &str,
+    options: VpnConnectionOptionsSpecification,
+) -> aws_sdk_ec2::operation::create_vpn_connection::builders::CreateVpnConnectionFluentBuilder {
+    ec2.create_vpn_connection()
+        .customer_gateway_id(cgw)
+        .vpn_gateway_id(vgw)
+        .r#type("ipsec.1")
+        .options(options)
+}
+
 fn tunnel(cidr: &str, psk: &str) -> VpnTunnelOptionsSpecification {
     VpnTunnelOptionsSpecification::builder()
         .tunnel_inside_cidr(cidr)
@@ -347,26 +361,24 @@ async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunne
     let ec2 = client(&sb.url());
     let vgw = attached_vgw(&ec2).await;
     let cgw = customer_gateway(&ec2, 65010, "198.51.100.7").await;
-    let created = ec2
-        .create_vpn_connection()
-        .customer_gateway_id(&cgw)
-        .vpn_gateway_id(&vgw)
-        .r#type("ipsec.1")
-        .options(
-            VpnConnectionOptionsSpecification::builder()
-                .static_routes_only(false)
-                .tunnel_options(tunnel("169.254.10.0/30", "key_one_1234"))
-                .tunnel_options(tunnel("169.254.10.4/30", "key.two.5678"))
-                .build(),
-        )
-        .tag_specifications(tags(
-            ResourceType::VpnConnection,
-            "Name",
-            "aws-use1--gcp-usc1-1",
-        ))
-        .send()
-        .await
-        .unwrap();
+    let created = vpn_connection(
+        &ec2,
+        &cgw,
+        &vgw,
+        VpnConnectionOptionsSpecification::builder()
+            .static_routes_only(false)
+            .tunnel_options(tunnel("169.254.10.0/30", "key_one_1234"))
+            .tunnel_options(tunnel("169.254.10.4/30", "key.two.5678"))
+            .build(),
+    )
+    .tag_specifications(tags(
+        ResourceType::VpnConnection,
+        "Name",
+        "aws-use1--gcp-usc1-1",
+    ))
+    .send()
+    .await
+    .unwrap();
     let conn = created.vpn_connection().unwrap();
     let id = conn.vpn_connection_id().unwrap().to_string();
     assert!(conn
@@ -411,16 +423,15 @@ async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunne
     // AWS's validation: reserved inside ranges, inside ranges already used on this VGW, bad
     // keys (without echoing the key).
     let bad = |t1: VpnTunnelOptionsSpecification| {
-        ec2.create_vpn_connection()
-            .customer_gateway_id(&cgw)
-            .vpn_gateway_id(&vgw)
-            .r#type("ipsec.1")
-            .options(
-                VpnConnectionOptionsSpecification::builder()
-                    .tunnel_options(t1)
-                    .build(),
-            )
-            .send()
+        vpn_connection(
+            &ec2,
+            &cgw,
+            &vgw,
+            VpnConnectionOptionsSpecification::builder()
+                .tunnel_options(t1)
+                .build(),
+        )
+        .send()
     };
     for (t1, why) in [
         (tunnel("169.254.169.252/30", "key_one_1234"), "reserved"),
@@ -465,19 +476,17 @@ async fn static_routes_propagation_and_route_table_routes_round_trip() {
     let ec2 = client(&sb.url());
     let vgw = attached_vgw(&ec2).await;
     let cgw = customer_gateway(&ec2, 65515, "198.19.0.9").await;
-    let conn = ec2
-        .create_vpn_connection()
-        .customer_gateway_id(&cgw)
-        .vpn_gateway_id(&vgw)
-        .r#type("ipsec.1")
-        .options(
-            VpnConnectionOptionsSpecification::builder()
-                .static_routes_only(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let conn = vpn_connection(
+        &ec2,
+        &cgw,
+        &vgw,
+        VpnConnectionOptionsSpecification::builder()
+            .static_routes_only(true)
+            .build(),
+    )
+    .send()
+    .await
+    .unwrap();
     let conn = conn
         .vpn_connection()
         .unwrap()
