@@ -42,6 +42,13 @@ fn client(url: &str) -> Client {
     )
 }
 
+/// The triangle's sandbox and an EC2 client on it.
+async fn start() -> (RunningSandbox, Client) {
+    let sb = common::start(common::triangle()).await;
+    let ec2 = client(&sb.url());
+    (sb, ec2)
+}
+
 async fn admin(url: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let req = match method {
@@ -169,8 +176,7 @@ async fn stop(s: RunningSandbox) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_vpc_has_its_cidrs_main_route_table_subnet_and_default_security_group() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let vpcs = ec2
         .describe_vpcs()
         .filters(filter("tag:Name", "aws-use1"))
@@ -306,8 +312,7 @@ async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_gateways_are_shared_per_address_and_refuse_a_second_asn() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let create = |asn: i32| {
         ec2.create_customer_gateway()
             .r#type(GatewayType::Ipsec1)
@@ -357,8 +362,7 @@ async fn customer_gateways_are_shared_per_address_and_refuse_a_second_asn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunnel() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let vgw = attached_vgw(&ec2).await;
     let cgw = customer_gateway(&ec2, 65010, "198.51.100.7").await;
     let created = vpn_connection(
@@ -472,8 +476,7 @@ async fn vpn_connection_keeps_its_tunnel_options_and_reports_telemetry_per_tunne
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_routes_propagation_and_route_table_routes_round_trip() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let vgw = attached_vgw(&ec2).await;
     let cgw = customer_gateway(&ec2, 65515, "198.19.0.9").await;
     let conn = vpn_connection(
@@ -596,8 +599,7 @@ async fn static_routes_propagation_and_route_table_routes_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let sgs = ec2
         .describe_security_groups()
         .filters(filter("vpc-id", VPC))
@@ -699,8 +701,7 @@ async fn security_group_rules_are_authorized_revoked_and_duplicates_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_are_created_deleted_and_filtered_on() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     let vgw = attached_vgw(&ec2).await;
     ec2.create_tags()
         .resources(&vgw)
@@ -839,8 +840,7 @@ async fn responses_conform_to_botocore_ec2_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pathological_filter_patterns_answer_and_overlong_values_are_refused() {
-    let sb = common::start(common::triangle()).await;
-    let ec2 = client(&sb.url());
+    let (sb, ec2) = start().await;
     // 30 stars before a literal that never comes: exponential for a recursive matcher, which
     // held the world lock for seconds. The answer must still be right.
     let stars = "*".repeat(30);
