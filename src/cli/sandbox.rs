@@ -102,36 +102,52 @@ pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }),
         SandboxCommand::Reset(a) => client(target, a.file.clone(), |http, url| async move {
-            get_json(&http, &format!("{url}/_sandbox/reset"), "POST").await?;
-            println!("sandbox reset to its seeded world");
-            Ok(ExitCode::SUCCESS)
-        }),
-        SandboxCommand::Reach(r) => client(target, r.client.file.clone(), |http, url| async move {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            q.append_pair("from", &r.from)
-                .append_pair("to", &r.to)
-                .append_pair("proto", &r.proto);
-            if let Some(p) = r.port {
-                q.append_pair("port", &p.to_string());
-            }
-            let v = get_json(
-                &http,
-                &format!("{url}/_sandbox/reach?{}", q.finish()),
-                "GET",
-            )
-            .await?;
-            let reachable = v
-                .get("reachable")
-                .and_then(|b| b.as_bool())
-                .unwrap_or(false);
-            if r.client.json {
+            let v = get_json(&http, &format!("{url}/_sandbox/reset"), "POST").await?;
+            if a.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print_reach(&r, &v, reachable);
+                println!("sandbox reset to its seeded world");
             }
-            Ok(ExitCode::from(if reachable { 0 } else { 3 }))
+            Ok(ExitCode::SUCCESS)
         }),
+        SandboxCommand::Reach(r) => {
+            match (r.proto.as_str(), r.port) {
+                ("icmp", Some(_)) => anyhow::bail!("--port is not used with --proto icmp"),
+                ("tcp" | "udp", None) => anyhow::bail!("--proto {} needs --port", r.proto),
+                _ => {}
+            }
+            reach(target, r)
+        }
     }
+}
+
+/// `sandbox reach`: asks the sandbox's network model; exit 0 reachable, 3 not.
+fn reach(target: Option<&str>, r: ReachArgs) -> anyhow::Result<ExitCode> {
+    client(target, r.client.file.clone(), |http, url| async move {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("from", &r.from)
+            .append_pair("to", &r.to)
+            .append_pair("proto", &r.proto);
+        if let Some(p) = r.port {
+            q.append_pair("port", &p.to_string());
+        }
+        let v = get_json(
+            &http,
+            &format!("{url}/_sandbox/reach?{}", q.finish()),
+            "GET",
+        )
+        .await?;
+        let reachable = v
+            .get("reachable")
+            .and_then(|b| b.as_bool())
+            .unwrap_or(false);
+        if r.client.json {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            print_reach(&r, &v, reachable);
+        }
+        Ok(ExitCode::from(if reachable { 0 } else { 3 }))
+    })
 }
 
 /// Runs `f` against the sandbox the flags name, on a fresh runtime.

@@ -65,8 +65,11 @@ pub(crate) struct Inner {
     pub config: SandboxConfig,
     /// Added to the wall clock: `POST /_sandbox/clock` moves time forward for tests.
     pub clock_offset_ms: u64,
-    /// What `POST /_sandbox/reset` goes back to.
+    /// What `POST /_sandbox/reset` goes back to: the topology given at start, else the seeded
+    /// world recorded when the data directory was first seeded (so that an in-process sandbox
+    /// started without `-f` resets to its seed rather than to nothing).
     pub topology: Option<Topology>,
+    pub seed: Option<serde_json::Value>,
 }
 
 impl Inner {
@@ -81,17 +84,23 @@ impl Inner {
     /// Saves the world when the sandbox has a data directory.
     pub fn persist(&self) -> Result<(), SandboxError> {
         match &self.config.data_dir {
-            Some(dir) => persist::save(dir, &self.world, self.clock_offset_ms),
+            Some(dir) => persist::save(dir, &self.world, self.clock_offset_ms, self.seed.as_ref()),
             None => Ok(()),
         }
     }
 
-    /// A fresh world seeded with the topology's networks.
+    /// A fresh world seeded with the topology's networks (or the recorded seed).
     pub fn reseed(&mut self) {
-        self.world = World::default();
-        if let Some(t) = &self.topology {
-            seed::seed_topology(&mut self.world, t);
-        }
+        self.world = match (&self.topology, &self.seed) {
+            (Some(t), _) => {
+                let mut w = World::default();
+                seed::seed_topology(&mut w, t);
+                self.seed = serde_json::to_value(&w).ok();
+                w
+            }
+            (None, Some(v)) => serde_json::from_value(v.clone()).unwrap_or_default(),
+            (None, None) => World::default(),
+        };
         self.world.aws.consistency_ms = self.config.aws_consistency_ms;
         self.stats = Stats::default();
         self.faults = Faults::new(
@@ -119,6 +128,7 @@ impl Sandbox {
             config,
             clock_offset_ms: 0,
             topology,
+            seed: None,
         };
         let loaded = match &inner.config.data_dir {
             Some(dir) => persist::load(dir)?,
@@ -129,6 +139,7 @@ impl Sandbox {
                 inner.world = saved.world;
                 inner.world.aws.consistency_ms = inner.config.aws_consistency_ms;
                 inner.clock_offset_ms = saved.clock_offset_ms;
+                inner.seed = saved.seed;
             }
             None => {
                 inner.reseed();

@@ -13,12 +13,16 @@ pub struct Saved {
     pub world: World,
     #[serde(default)]
     pub clock_offset_ms: u64,
+    /// The world as first seeded: what a reset goes back to when no topology is given.
+    #[serde(default)]
+    pub seed: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 struct SavedRef<'a> {
     world: &'a World,
     clock_offset_ms: u64,
+    seed: Option<&'a serde_json::Value>,
 }
 
 fn err(dir: &Path, message: impl ToString) -> SandboxError {
@@ -41,11 +45,17 @@ pub fn load(dir: &Path) -> Result<Option<Saved>, SandboxError> {
 }
 
 /// Writes the world (temp file + rename, mode 0600: it holds pre-shared keys).
-pub fn save(dir: &Path, world: &World, clock_offset_ms: u64) -> Result<(), SandboxError> {
+pub fn save(
+    dir: &Path,
+    world: &World,
+    clock_offset_ms: u64,
+    seed: Option<&serde_json::Value>,
+) -> Result<(), SandboxError> {
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
     let bytes = serde_json::to_vec(&SavedRef {
         world,
         clock_offset_ms,
+        seed,
     })
     .map_err(|e| err(dir, e))?;
     let tmp = dir.join(format!("{FILE}.tmp"));

@@ -276,3 +276,84 @@ fn usage_errors_exit_1_so_that_2_always_means_changes() {
         assert_eq!(out.status.code(), Some(0), "peerctl {args:?}");
     }
 }
+
+#[test]
+fn in_process_reset_without_a_topology_goes_back_to_the_recorded_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        peerctl()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let reach = [
+        "--sandbox",
+        "sandbox",
+        "reach",
+        "--from",
+        "aws-use1",
+        "--to",
+        "gcp-usc1",
+    ];
+    let reach = [&reach[..], &["--port", "443"]].concat();
+    let out = run(&["--sandbox", "sandbox", "stats", "-f", TRIANGLE]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No -f: the reset must restore the seeded networks, not an empty world.
+    let out = run(&["--sandbox", "sandbox", "reset"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&reach);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no route"),
+        "the networks survive the reset: {text}"
+    );
+    assert!(!text.contains("knows no network"), "{text}");
+}
+
+#[test]
+fn reach_needs_a_port_for_tcp_and_udp_and_none_for_icmp() {
+    let server = serve(&[]);
+    let base = ["--sandbox", server.url.as_str(), "sandbox", "reach"];
+    let nets = ["--from", "aws-use1", "--to", "gcp-usc1"];
+    for (extra, msg) in [
+        (&["--proto", "tcp"][..], "needs --port"),
+        (&["--proto", "udp"], "needs --port"),
+        (
+            &["--proto", "icmp", "--port", "7"],
+            "not used with --proto icmp",
+        ),
+    ] {
+        let out = peerctl()
+            .args(base)
+            .args(nets)
+            .args(extra)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(msg),
+            "{extra:?}"
+        );
+    }
+    let out = peerctl()
+        .args(base)
+        .args(nets)
+        .args(["--proto", "icmp"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "icmp without a port is a question"
+    );
+}
