@@ -4,7 +4,8 @@
 //!
 //! Layout: `http` (request/response types), `world` (the resources of all three clouds),
 //! `net` (physics), `aws`/`gcp`/`azure` (wire front ends, one per cloud), `latency`,
-//! `faults`, `stats`, `core` (dispatch), `server` (the HTTP listener), `admin` (`/_sandbox/`).
+//! `faults`, `stats`, `persist` (`--data`), `seed` (networks from a topology), `core`
+//! (dispatch), `server` (the HTTP listener), `admin` (`/_sandbox/`).
 
 pub mod admin;
 pub mod aws;

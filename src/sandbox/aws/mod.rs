@@ -71,7 +71,7 @@ pub struct Vpc {
     #[serde(default)]
     pub managed_route_tables: Option<Vec<String>>,
     /// The security groups peerctl writes rules into (the topology's `security_groups`);
-    /// `None` = the VPC's default security group.
+    /// `None` = every security group of the VPC.
     #[serde(default)]
     pub managed_security_groups: Option<Vec<String>>,
 }
