@@ -74,7 +74,7 @@ pub fn asn_reserved(asn: u32) -> bool {
 /// True for a /30 slot (index within 169.254.0.0/16) that AWS rejects as tunnel inside CIDR:
 /// 169.254.0.0/30 … 169.254.5.0/30 and 169.254.169.252/30.
 pub fn inside_slot_reserved(slot: u32) -> bool {
-    (slot % 64 == 0 && slot / 64 <= 5) || slot == 169 * 64 + 63
+    (slot.is_multiple_of(64) && slot / 64 <= 5) || slot == 169 * 64 + 63
 }
 
 /// True for a /30 AWS would reject as tunnel inside CIDR.

@@ -89,7 +89,7 @@ impl PublicIps {
         *n += 1;
         // Skip .0 and .255 of every /24 so that no address looks like a network or broadcast.
         let mut k = *n;
-        while k % 256 == 0 || k % 256 == 255 {
+        while k.is_multiple_of(256) || k % 256 == 255 {
             *n += 1;
             k = *n;
         }
