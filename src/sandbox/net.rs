@@ -161,6 +161,7 @@ impl NetState {
 
 /// A protocol/port a reachability question is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,

@@ -177,6 +177,23 @@ fn reach_exits_3_and_names_the_cause_when_nothing_connects_two_networks() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("NOT reachable"), "{text}");
+    let out = peerctl()
+        .args(["--sandbox", &server.url, "sandbox", "reach", "--json"])
+        .args(["--from", "aws-use1", "--to", "gcp-usc1", "--port", "443"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["reachable"], false);
+    assert_eq!(v["flow"], serde_json::json!({"proto": "tcp", "port": 443}));
+    assert_eq!(v["from"]["name"], "aws-use1");
+    assert!(
+        v["blocked"]
+            .as_str()
+            .unwrap_or("")
+            .contains("AWS→GCP blocked"),
+        "{v}"
+    );
 }
 
 #[test]
