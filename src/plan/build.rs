@@ -98,6 +98,12 @@ impl<'a> Ctx<'a> {
         names::name(&v)
     }
 
+    /// A resource shared by all of a network's links: keyed by the network, named
+    /// `TOPOLOGY-NETWORK-SUFFIX`, in the network's region.
+    fn per_network(&self, kind: Kind, n: &Network, suffix: &str, region: &str) -> Builder {
+        Builder::new(kind, &n.name, self.name(&[&n.name, suffix]), region).network(&n.name)
+    }
+
     fn asn(&self, net: &str) -> Result<u32, PlanError> {
         self.alloc
             .asns
@@ -177,46 +183,28 @@ impl<'a> Ctx<'a> {
         };
         let asn = self.asn(&n.name)?;
         let vgw = self.add(
-            Builder::new(
-                Kind::AwsVpnGateway,
-                &n.name,
-                self.name(&[&n.name, "vgw"]),
-                &aws.region,
-            )
-            .network(&n.name)
-            .attr("type", "ipsec.1")
-            .attr("amazon_side_asn", asn)
-            .build(),
+            self.per_network(Kind::AwsVpnGateway, n, "vgw", &aws.region)
+                .attr("type", "ipsec.1")
+                .attr("amazon_side_asn", asn)
+                .build(),
         );
         let attach = self.add(
-            Builder::new(
-                Kind::AwsVpnGatewayAttachment,
-                &n.name,
-                self.name(&[&n.name, "vgw"]),
-                &aws.region,
-            )
-            .network(&n.name)
-            .attr("vpc_id", aws.vpc_id.as_str())
-            .attr("vpn_gateway_id", Value::r(&vgw, "id"))
-            .build(),
+            self.per_network(Kind::AwsVpnGatewayAttachment, n, "vgw", &aws.region)
+                .attr("vpc_id", aws.vpc_id.as_str())
+                .attr("vpn_gateway_id", Value::r(&vgw, "id"))
+                .build(),
         );
         let tables = match &aws.route_tables {
             Some(t) => Value::strs(t),
             None => Value::from("all"),
         };
         self.add(
-            Builder::new(
-                Kind::AwsRoutePropagation,
-                &n.name,
-                self.name(&[&n.name, "vgw"]),
-                &aws.region,
-            )
-            .network(&n.name)
-            .attr("vpc_id", aws.vpc_id.as_str())
-            .attr("vpn_gateway_id", Value::r(&vgw, "id"))
-            .attr("route_tables", tables)
-            .after(&attach)
-            .build(),
+            self.per_network(Kind::AwsRoutePropagation, n, "vgw", &aws.region)
+                .attr("vpc_id", aws.vpc_id.as_str())
+                .attr("vpn_gateway_id", Value::r(&vgw, "id"))
+                .attr("route_tables", tables)
+                .after(&attach)
+                .build(),
         );
         Ok(vgw)
     }
@@ -357,32 +345,20 @@ impl<'a> Ctx<'a> {
             .clone()
             .ok_or_else(|| PlanError::Internal("ha-vpn-bgp template without bgp".into()))?;
         let gw = self.add(
-            Builder::new(
-                Kind::GcpVpnGateway,
-                &n.name,
-                self.name(&[&n.name, "ha"]),
-                region,
-            )
-            .network(&n.name)
-            .attr("project", project)
-            .attr("network", network)
-            .attr("interfaces", 2i64)
-            .build(),
+            self.per_network(Kind::GcpVpnGateway, n, "ha", region)
+                .attr("project", project)
+                .attr("network", network)
+                .attr("interfaces", 2i64)
+                .build(),
         );
         let router = self.add(
-            Builder::new(
-                Kind::GcpRouter,
-                &n.name,
-                self.name(&[&n.name, "router"]),
-                region,
-            )
-            .network(&n.name)
-            .attr("project", project)
-            .attr("network", network)
-            .attr("asn", self.asn(&n.name)?)
-            .attr("advertise_mode", bgp.advertise_mode.as_str())
-            .attr("keepalive_seconds", bgp.keepalive_seconds)
-            .build(),
+            self.per_network(Kind::GcpRouter, n, "router", region)
+                .attr("project", project)
+                .attr("network", network)
+                .attr("asn", self.asn(&n.name)?)
+                .attr("advertise_mode", bgp.advertise_mode.as_str())
+                .attr("keepalive_seconds", bgp.keepalive_seconds)
+                .build(),
         );
         Ok((gw, router))
     }
@@ -392,28 +368,16 @@ impl<'a> Ctx<'a> {
     fn gcp_classic(&mut self, n: &Network) -> Result<(String, String, Vec<String>), PlanError> {
         let (project, region, network) = Self::gcp_loc(n)?;
         let addr = self.add(
-            Builder::new(
-                Kind::GcpAddress,
-                &n.name,
-                self.name(&[&n.name, "vpn-ip"]),
-                region,
-            )
-            .network(&n.name)
-            .attr("project", project)
-            .attr("address_type", "EXTERNAL")
-            .build(),
+            self.per_network(Kind::GcpAddress, n, "vpn-ip", region)
+                .attr("project", project)
+                .attr("address_type", "EXTERNAL")
+                .build(),
         );
         let tvg = self.add(
-            Builder::new(
-                Kind::GcpTargetVpnGateway,
-                &n.name,
-                self.name(&[&n.name, "classic"]),
-                region,
-            )
-            .network(&n.name)
-            .attr("project", project)
-            .attr("network", network)
-            .build(),
+            self.per_network(Kind::GcpTargetVpnGateway, n, "classic", region)
+                .attr("project", project)
+                .attr("network", network)
+                .build(),
         );
         let mut rules = Vec::new();
         for (suffix, proto, port) in [
@@ -528,31 +492,21 @@ impl<'a> Ctx<'a> {
             .build(),
         );
         let pip = self.add(
-            common(Builder::new(
-                Kind::AzurePublicIp,
-                &n.name,
-                self.name(&[&n.name, "gw-ip"]),
-                &z.location,
-            ))
-            .attr("sku", az.public_ip_sku.as_str())
-            .attr("allocation", az.public_ip_allocation.as_str())
-            .build(),
+            common(self.per_network(Kind::AzurePublicIp, n, "gw-ip", &z.location))
+                .attr("sku", az.public_ip_sku.as_str())
+                .attr("allocation", az.public_ip_allocation.as_str())
+                .build(),
         );
         let gw = self.add(
-            common(Builder::new(
-                Kind::AzureVpnGateway,
-                &n.name,
-                self.name(&[&n.name, "gw"]),
-                &z.location,
-            ))
-            .attr("gateway_type", "Vpn")
-            .attr("vpn_type", az.vpn_type.as_str())
-            .attr("sku", z.gateway_sku.as_str())
-            .attr("active_active", false)
-            .attr("enable_bgp", false)
-            .attr("public_ip", Value::r(&pip, "id"))
-            .attr("subnet", Value::r(&subnet, "id"))
-            .build(),
+            common(self.per_network(Kind::AzureVpnGateway, n, "gw", &z.location))
+                .attr("gateway_type", "Vpn")
+                .attr("vpn_type", az.vpn_type.as_str())
+                .attr("sku", z.gateway_sku.as_str())
+                .attr("active_active", false)
+                .attr("enable_bgp", false)
+                .attr("public_ip", Value::r(&pip, "id"))
+                .attr("subnet", Value::r(&subnet, "id"))
+                .build(),
         );
         Ok((gw, pip))
     }
