@@ -5,7 +5,9 @@
 //! See docs/ARCHITECTURE.md for the module map and the rules between modules.
 
 pub mod cloud;
+pub mod engine;
 pub mod plan;
+pub mod providers;
 pub mod sandbox;
 pub mod state;
 pub mod topology;

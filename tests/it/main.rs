@@ -6,6 +6,9 @@ mod common;
 mod cli;
 mod plan_golden;
 mod plan_props;
+mod provider_aws;
+mod provider_azure;
+mod provider_gcp;
 mod topology_validation;
 
 mod sandbox_aws;

@@ -1,0 +1,1 @@
+//! Provider tests against the sandbox (placeholder).
