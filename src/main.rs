@@ -33,6 +33,12 @@ pub struct Cli {
 enum Command {
     /// Validate a topology and show what apply would create, change or destroy.
     Plan(cli::plan::PlanArgs),
+    /// Create or update the planned resources in every cloud (after confirmation).
+    Apply(cli::apply::ApplyArgs),
+    /// Delete every resource peerctl created for a topology (never a network).
+    Destroy(cli::destroy::DestroyArgs),
+    /// Show what the state records (never a secret).
+    State(cli::state_cmd::StateArgs),
     /// Validate a topology file only.
     Validate(cli::validate::ValidateArgs),
     /// Draw the topology (Mermaid or Graphviz dot).
@@ -60,7 +66,10 @@ fn main() -> ExitCode {
     };
     cli::init_logging(args.verbose);
     let result = match args.command {
-        Command::Plan(a) => cli::plan::run(a),
+        Command::Plan(a) => cli::plan::run(a, args.sandbox.as_deref()),
+        Command::Apply(a) => cli::apply::run(a, args.sandbox.as_deref()),
+        Command::Destroy(a) => cli::destroy::run(a, args.sandbox.as_deref()),
+        Command::State(a) => cli::state_cmd::run(a, args.sandbox.as_deref()),
         Command::Validate(a) => cli::validate::run(a),
         Command::Graph(a) => cli::graph::run(a),
         Command::Sandbox(a) => cli::sandbox::run(a, args.sandbox.as_deref()),

@@ -1,10 +1,14 @@
 //! One module per command. Errors become messages and exit codes here (anyhow lives only in
 //! this layer).
 
+pub mod apply;
 pub mod completions;
+pub mod destroy;
 pub mod graph;
 pub mod plan;
+pub mod progress;
 pub mod sandbox;
+pub mod state_cmd;
 pub mod target;
 pub mod validate;
 

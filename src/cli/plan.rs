@@ -17,9 +17,10 @@ pub struct PlanArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// The state file to plan against (missing = nothing applied yet).
-    #[arg(long, default_value = ".peerctl/state.json")]
-    pub state: PathBuf,
+    /// The state file to plan against (missing = nothing applied yet; default
+    /// .peerctl/state.json, .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
     /// Save the plan (with its pre-shared keys, mode 0600) for `apply`.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -79,12 +80,12 @@ pub fn make_plan(loaded: &Loaded, state: &State) -> anyhow::Result<Plan> {
     })
 }
 
-pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
     let loaded = match load_topology(&args.file)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let state = State::load(&args.state)?;
+    let state = State::load(&super::target::state_path(args.state.as_deref(), sandbox))?;
     let plan = make_plan(&loaded, &state)?;
     if let Some(out) = &args.out {
         let saved = SavedPlan::new(&plan, loaded.digest.clone(), &state);

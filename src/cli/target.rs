@@ -3,10 +3,17 @@
 //! for the duration of the command).
 
 use anyhow::{bail, Context};
+use peerctl::cloud::Cloud;
+use peerctl::engine::Providers;
+use peerctl::providers::aws::AwsProvider;
+use peerctl::providers::azure::AzureProvider;
+use peerctl::providers::gcp::GcpProvider;
+use peerctl::providers::{Provider, ProviderConfig};
 use peerctl::sandbox::latency::Latency;
 use peerctl::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use peerctl::topology::Topology;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The value `--sandbox` takes when given without a URL.
@@ -69,3 +76,100 @@ impl SandboxEndpoint {
         }
     }
 }
+
+/// Where the providers of one command send their calls: the clouds (default credential
+/// chains) or a sandbox (its URL, placeholder credentials, and its time scale, read from its
+/// admin API so that every poll interval and timeout is scaled alike).
+pub struct CloudTarget {
+    pub endpoint: Option<String>,
+    pub time_scale: f64,
+    sandbox: Option<SandboxEndpoint>,
+}
+
+impl CloudTarget {
+    /// Resolves the global `--sandbox` flag: none = the clouds.
+    pub async fn resolve(flag: Option<&str>, topology: &Topology) -> anyhow::Result<CloudTarget> {
+        let Some(flag) = flag else {
+            return Ok(CloudTarget {
+                endpoint: None,
+                time_scale: 1.0,
+                sandbox: None,
+            });
+        };
+        let sandbox = SandboxEndpoint::connect(flag, Some(topology.clone())).await?;
+        let time_scale = sandbox_time_scale(&sandbox.url).await?;
+        Ok(CloudTarget {
+            endpoint: Some(sandbox.url.clone()),
+            time_scale,
+            sandbox: Some(sandbox),
+        })
+    }
+
+    /// The configuration every provider of this command gets.
+    pub fn provider_config(&self) -> ProviderConfig {
+        ProviderConfig {
+            endpoint: self.endpoint.clone(),
+            time_scale: self.time_scale,
+            ..ProviderConfig::default()
+        }
+    }
+
+    /// Providers for `clouds`.
+    pub async fn providers(&self, clouds: &BTreeSet<Cloud>) -> anyhow::Result<Providers> {
+        let cfg = self.provider_config();
+        let mut p = Providers::new();
+        for c in clouds {
+            let provider: Arc<dyn Provider> = match c {
+                Cloud::Aws => Arc::new(AwsProvider::new(cfg.clone()).await?),
+                Cloud::Gcp => Arc::new(GcpProvider::new(cfg.clone()).await?),
+                Cloud::Azure => Arc::new(AzureProvider::new(cfg.clone()).await?),
+            };
+            p.insert(provider);
+        }
+        Ok(p)
+    }
+
+    /// Stops the in-process sandbox, if any.
+    pub async fn close(self) {
+        if let Some(s) = self.sandbox {
+            s.close().await;
+        }
+    }
+}
+
+/// The sandbox's time scale from `GET /_sandbox/latency`.
+async fn sandbox_time_scale(url: &str) -> anyhow::Result<f64> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let at = format!("{url}/_sandbox/latency");
+    let resp = http
+        .get(&at)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the sandbox at {url}"))?;
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .with_context(|| format!("{at} did not answer JSON (HTTP {status})"))?;
+    v.get("scale")
+        .and_then(|s| s.as_f64())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .with_context(|| {
+            format!("{at} gave no time scale (HTTP {status}): is {url} a peerctl sandbox?")
+        })
+}
+
+/// The state file a command uses: `--state` when given; the in-process sandbox keeps its own
+/// beside its world, so that trying the sandbox never touches the state of real clouds.
+pub fn state_path(arg: Option<&Path>, sandbox: Option<&str>) -> PathBuf {
+    match (arg, sandbox) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(IN_PROCESS)) => PathBuf::from(LOCAL_DIR).join("state.json"),
+        (None, _) => PathBuf::from(DEFAULT_STATE),
+    }
+}
+
+/// The default state file against the clouds (and a sandbox at a URL).
+pub const DEFAULT_STATE: &str = ".peerctl/state.json";

@@ -1,6 +1,9 @@
 //! The state document: what peerctl has created (cloud ids, outputs), the allocations it made
-//! and the secrets it generated, as one JSON file. Read by the planner; written by apply
-//! (stage 2) through [`write_atomic`], which replaces the file atomically with mode 0600.
+//! and the secrets it generated, as one JSON document. Read by the planner; written by apply
+//! through a [`backend::Backend`] (read with a version, compare-and-swap write); the local
+//! file backend replaces the file atomically with mode 0600 ([`write_atomic`]) under a lock.
+
+pub mod backend;
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -35,6 +38,14 @@ pub enum StateError {
         "state file {path} has format_version {found}; this peerctl reads version {FORMAT_VERSION}"
     )]
     Version { path: String, found: u32 },
+    #[error("state {path} is locked by {holder}; wait for it to finish (the lock is released when that process ends)")]
+    Locked { path: String, holder: String },
+    #[error("state {path} changed under this run (expected serial {expected}, found {found}); nothing was overwritten")]
+    Conflict {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
 }
 
 /// A secret value (pre-shared key). Its `Debug` never shows the value; serialisation does,
@@ -115,6 +126,9 @@ pub struct ResourceState {
     /// Outputs the cloud returned (outside IPs, ids…), read by dependent resources.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// The addresses it needed first, as planned: a destroy deletes it before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 impl ResourceState {
@@ -131,7 +145,22 @@ impl ResourceState {
             link: r.link.clone(),
             attributes: r.attributes.clone(),
             outputs: BTreeMap::new(),
+            depends_on: r.depends_on.clone(),
         }
+    }
+
+    /// Every address this resource must outlive: its recorded dependencies plus every
+    /// reference in its attributes (older records may lack `depends_on`).
+    pub fn dependencies(&self) -> Vec<String> {
+        let mut refs = Vec::new();
+        for v in self.attributes.values() {
+            v.refs(&mut refs);
+        }
+        let mut out: Vec<String> = refs.into_iter().map(|r| r.resource.clone()).collect();
+        out.extend(self.depends_on.iter().cloned());
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

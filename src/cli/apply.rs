@@ -1,0 +1,308 @@
+//! `peerctl apply`: plan (or read a saved plan), confirm, preflight every cloud the changes
+//! touch, then run the engine with progress, and summarise. Also the pieces destroy shares:
+//! confirmation, signal handling, the state backend and the summary.
+
+use super::plan::{load_topology, make_plan, Loaded};
+use super::progress::{json_line, Mode, Progress};
+use super::target::{state_path, CloudTarget};
+use anyhow::Context;
+use clap::Args;
+use peerctl::cloud::Cloud;
+use peerctl::engine::{self, Providers, Report, Store, Work};
+use peerctl::plan::saved::SavedPlan;
+use peerctl::plan::{render, Change};
+use peerctl::state::backend::{Backend, LocalFile, Version};
+use peerctl::state::State;
+use peerctl::topology::Network;
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// The topology file.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
+    /// in-process sandbox).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// One JSON event per line instead of progress text.
+    #[arg(long)]
+    pub json: bool,
+    /// A plan saved with `plan --out` (refused when the topology or state moved since).
+    pub planfile: Option<PathBuf>,
+}
+
+/// The changes to make and everything needed to make them.
+struct Intent {
+    topology: String,
+    resources: Vec<peerctl::plan::resource::Resource>,
+    changes: Vec<Change>,
+    allocations: peerctl::state::Allocations,
+    secrets: std::collections::BTreeMap<String, peerctl::state::Secret>,
+}
+
+pub fn run(args: ApplyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
+    let loaded = match load_topology(&args.file)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let path = state_path(args.state.as_deref(), sandbox);
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(apply(args, sandbox, loaded, path))
+}
+
+async fn apply(
+    args: ApplyArgs,
+    sandbox: Option<&str>,
+    loaded: Loaded,
+    path: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let mut backend = LocalFile::open(&path, "peerctl apply")?;
+    let (state, version) = backend.read().await?;
+    let mode = Mode::pick(args.json);
+    let intent = match &args.planfile {
+        Some(pf) => {
+            let text = std::fs::read_to_string(pf)
+                .with_context(|| format!("cannot read the saved plan {}", pf.display()))?;
+            let saved = SavedPlan::from_json(&text)
+                .with_context(|| format!("{} is not a saved peerctl plan", pf.display()))?;
+            saved
+                .check_fresh(&loaded.digest, &state)
+                .with_context(|| format!("the saved plan {} is stale; plan again", pf.display()))?;
+            if mode != Mode::Json {
+                print!("{}", changes_text(&saved.changes));
+            }
+            Intent {
+                topology: saved.topology,
+                resources: saved.resources,
+                changes: saved.changes,
+                allocations: saved.allocations,
+                secrets: saved.secrets,
+            }
+        }
+        None => {
+            let plan = make_plan(&loaded, &state)?;
+            if mode != Mode::Json && !plan.changes.is_empty() {
+                print!("{}", render::human(&plan, &loaded.topology));
+            }
+            Intent {
+                topology: plan.topology,
+                resources: plan.resources,
+                changes: plan.changes,
+                allocations: plan.allocations,
+                secrets: plan.secrets,
+            }
+        }
+    };
+    if intent.changes.is_empty() {
+        if mode == Mode::Json {
+            json_line(&serde_json::json!({"event": "summary", "changes": 0,
+                "created": 0, "updated": 0, "destroyed": 0}));
+        } else {
+            println!("No changes. The clouds match the topology {}.", loaded.path);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm(args.auto_approve, "apply these changes")? {
+        return Ok(ExitCode::from(1));
+    }
+
+    let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
+    let clouds: BTreeSet<Cloud> = intent.changes.iter().map(|c| c.cloud).collect();
+    let result = async {
+        let providers = target.providers(&clouds).await?;
+        if !preflight(&providers, &loaded.topology.networks, mode).await {
+            return Ok(ExitCode::from(1));
+        }
+        let progress = Arc::new(Progress::new(mode, intent.changes.len()));
+        let mut store = Store {
+            state,
+            backend: &mut backend,
+            version,
+        };
+        let work = Work {
+            topology: &intent.topology,
+            resources: &intent.resources,
+            changes: &intent.changes,
+            allocations: &intent.allocations,
+            secrets: &intent.secrets,
+            topology_digest: Some(loaded.digest.clone()),
+        };
+        let report = engine::apply(
+            work,
+            &providers,
+            &mut store,
+            progress.clone(),
+            cancel_on_signals(),
+        )
+        .await?;
+        progress.finish();
+        Ok::<_, anyhow::Error>(summarise("Apply", &report, mode, &store, &loaded.path))
+    }
+    .await;
+    target.close().await;
+    result
+}
+
+/// Text for a saved plan's changes (the full human plan needs the planner's link view).
+fn changes_text(changes: &[Change]) -> String {
+    let mut s = String::new();
+    for c in changes {
+        s.push_str(&format!(
+            "  {:<3} {} ({})\n",
+            c.action.sign(),
+            c.address,
+            c.name
+        ));
+    }
+    let sum = peerctl::plan::Summary::of(changes);
+    s.push_str(&format!(
+        "\nPlan: {} to create, {} to change, {} to destroy.\n",
+        sum.create, sum.update, sum.delete
+    ));
+    s
+}
+
+/// Asks on a terminal; refuses without `--auto-approve` when stdin is not one.
+pub fn confirm(auto_approve: bool, what: &str) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: refusing to {what} without --auto-approve: standard input is not a terminal"
+        );
+        return Ok(false);
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() == "yes" {
+        Ok(true)
+    } else {
+        eprintln!("Cancelled; nothing was changed.");
+        Ok(false)
+    }
+}
+
+/// Runs every provider's preflight; prints every problem and returns false when any exists.
+pub async fn preflight(providers: &Providers, networks: &[Network], mode: Mode) -> bool {
+    let problems = providers.preflight(networks).await;
+    if problems.is_empty() {
+        return true;
+    }
+    for p in &problems {
+        if mode == Mode::Json {
+            json_line(
+                &serde_json::json!({"event": "preflight_failed", "cloud": p.cloud,
+                "network": p.network, "field": p.field, "message": p.message}),
+            );
+        } else {
+            eprintln!("preflight: {p}");
+        }
+    }
+    eprintln!(
+        "error: preflight found {} problem(s); nothing was created or changed",
+        problems.len()
+    );
+    false
+}
+
+/// A receiver that turns true on SIGINT or SIGTERM (how CI cancels a job): running
+/// operations finish and are recorded, nothing new starts.
+pub fn cancel_on_signals() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        eprintln!("\ninterrupted: letting running operations finish and recording them; nothing new starts");
+        let _ = tx.send(true);
+        // Keep the sender alive so the engine sees the cancellation, not a closed channel.
+        std::future::pending::<()>().await;
+    });
+    rx
+}
+
+/// The final summary (and exit code) of an apply or destroy.
+pub fn summarise(
+    what: &str,
+    r: &Report,
+    mode: Mode,
+    store: &Store<'_>,
+    topology_path: &str,
+) -> ExitCode {
+    let secs = r.elapsed.as_secs_f64();
+    if mode == Mode::Json {
+        json_line(&serde_json::json!({
+            "event": "summary", "ok": r.ok(), "created": r.created, "updated": r.updated,
+            "destroyed": r.deleted, "not_run": r.not_run, "cancelled": r.cancelled,
+            "elapsed_seconds": secs, "state": store.backend.describe(),
+            "state_serial": store.state.serial,
+            "failed": r.failures.iter().map(|f| serde_json::json!({
+                "address": f.address, "cloud": f.cloud, "action": f.action, "error": f.error,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        let line = format!(
+            "{} created, {} updated, {} destroyed in {:.1}s",
+            r.created, r.updated, r.deleted, secs
+        );
+        if r.ok() {
+            println!(
+                "\n{what} complete: {line}. State: {}.",
+                store.backend.describe()
+            );
+            if what == "Apply" {
+                println!(
+                    "Next: `peerctl plan -f {topology_path}` shows no changes; tunnels and BGP come up over the next minutes."
+                );
+            }
+        } else {
+            println!("\n{what} incomplete: {line}; {} not run.", r.not_run);
+            for f in &r.failures {
+                eprintln!("error: {f}");
+            }
+            if r.cancelled {
+                eprintln!("error: cancelled by a signal");
+            }
+            eprintln!(
+                "What finished is recorded in {}; run the same command again to continue.",
+                store.backend.describe()
+            );
+        }
+    }
+    if r.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Opens the state backend for `command` and reads it.
+pub async fn open_state(
+    path: &std::path::Path,
+    command: &str,
+) -> anyhow::Result<(LocalFile, State, Version)> {
+    let mut backend = LocalFile::open(path, command)?;
+    let (state, version) = backend.read().await?;
+    Ok((backend, state, version))
+}
