@@ -93,7 +93,11 @@ pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
     if args.json {
-        print!("{}", render::json_text(&plan));
+        print!(
+            "{}",
+            serde_json::to_string_pretty(&render::json_against(&plan, &state)).unwrap_or_default()
+                + "\n"
+        );
     } else {
         print!("{}", render::human(&plan, &loaded.topology));
         if let Some(out) = &args.out {

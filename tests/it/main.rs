@@ -3,6 +3,8 @@
 
 mod common;
 
+mod apply;
+
 mod cli;
 mod plan_golden;
 mod plan_props;

@@ -1,0 +1,425 @@
+//! End to end: the peerctl binary applies, re-applies and destroys topologies against a
+//! sandbox running in the test (real SDK clients on loopback), and the sandbox's own view
+//! (stats, the physics' tunnel and BGP verdicts) says whether it worked.
+
+use crate::common;
+use peerctl::sandbox::latency::Latency;
+use peerctl::sandbox::net::BgpState;
+use peerctl::sandbox::{RunningSandbox, SandboxConfig};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Time scale of these runs: real durations ÷ 1000 (an Azure gateway takes ~2 s).
+const SCALE: f64 = 0.001;
+
+pub fn topology_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topologies")
+        .join(format!("{name}.yaml"))
+}
+
+pub async fn sandbox_for(name: &str, config: SandboxConfig) -> RunningSandbox {
+    let topo = peerctl::topology::load(&topology_file(name)).expect("topology");
+    common::start_with(topo, config).await
+}
+
+pub fn scaled() -> SandboxConfig {
+    SandboxConfig {
+        latency: Latency { scale: SCALE },
+        ..SandboxConfig::default()
+    }
+}
+
+/// Runs the peerctl binary in `dir` against the sandbox at `url`, without a terminal.
+pub async fn peerctl(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"));
+    cmd.current_dir(dir)
+        .arg("--sandbox")
+        .arg(url)
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("PEERCTL_SANDBOX")
+        .stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output().expect("run peerctl"))
+        .await
+        .expect("join")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stat(v: &serde_json::Value, path: &[&str]) -> u64 {
+    let mut v = v;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_u64().unwrap_or(0)
+}
+
+/// The pre-shared keys recorded in a state file.
+pub fn secrets_in(state: &Path) -> Vec<String> {
+    let s = peerctl::state::State::load(state).expect("state");
+    s.secrets.values().map(|k| k.expose().to_string()).collect()
+}
+
+/// Every tunnel end that found its peer is up, BGP is established wherever configured, and
+/// the ends without a peer are exactly `standby` (AWS tunnel 2 of Azure links).
+pub fn assert_tunnels_up(sb: &RunningSandbox, standby: usize) {
+    sb.sandbox.advance_clock(30 * 60 * 1000);
+    sb.sandbox.inspect(|_, net| {
+        let mut no_peer = 0;
+        for (id, end) in &net.ends {
+            if end.peer.is_none() {
+                no_peer += 1;
+                continue;
+            }
+            assert!(end.up, "{id:?} is down: {:?}", end.reason);
+            if let Some(bgp) = &end.bgp {
+                assert_eq!(bgp.state, BgpState::Established, "{id:?}: {:?}", bgp.detail);
+                assert!(!bgp.learned.is_empty(), "{id:?} learned no route");
+            }
+        }
+        assert_eq!(no_peer, standby, "ends without a peer: {:?}", net.ends);
+        assert!(!net.ends.is_empty());
+    });
+}
+
+async fn apply_reapply_destroy(name: &str, planned: u64, standby: usize) {
+    let sb = sandbox_for(name, scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file(name);
+    let file = file.to_str().unwrap();
+    let mut outputs = Vec::new();
+
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Apply complete"),
+        "{}",
+        text(&out)
+    );
+    outputs.push(out);
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stat(&stats, &["created_resources"]), planned, "{stats}");
+    assert_tunnels_up(&sb, standby);
+
+    // A second apply has nothing to do and changes nothing in any cloud.
+    let before = sb.sandbox.stats_json();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No changes"),
+        "{}",
+        text(&out)
+    );
+    let after = sb.sandbox.stats_json();
+    assert_eq!(
+        stat(&after, &["mutating"]),
+        stat(&before, &["mutating"]),
+        "a no-op apply made mutating calls: {after}"
+    );
+    outputs.push(out);
+
+    let state = dir.path().join(".peerctl/state.json");
+    let keys = secrets_in(&state);
+    assert!(!keys.is_empty());
+
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["plan", "-f", file, "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    outputs.push(out);
+
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["destroy", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    outputs.push(out);
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stat(&stats, &["created_resources"]), 0, "{stats}");
+
+    for o in &outputs {
+        let t = text(o);
+        for k in &keys {
+            assert!(
+                !t.contains(k.as_str()),
+                "a pre-shared key reached the output: {t}"
+            );
+        }
+    }
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triangle_applies_reapplies_as_a_no_op_and_destroys_to_nothing() {
+    // 47 planned resources; AWS tunnel 2 of the AWS–Azure link is standby by design.
+    apply_reapply_destroy("triangle", 47, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesh12_applies_reapplies_as_a_no_op_and_destroys_to_nothing() {
+    let topo = peerctl::topology::load(&topology_file("mesh12")).unwrap();
+    let plan = common_plan(&topo);
+    let standby = plan
+        .links
+        .iter()
+        .flat_map(|l| &l.tunnels)
+        .filter(|t| t.standby)
+        .count();
+    apply_reapply_destroy("mesh12", plan.resources.len() as u64, standby).await;
+}
+
+/// The topology's plan on an empty state (for counts).
+pub fn common_plan(topo: &peerctl::topology::Topology) -> peerctl::plan::Plan {
+    use rand_core::SeedableRng;
+    let tpl = peerctl::plan::templates::Templates::embedded().unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    peerctl::plan::plan(topo, &peerctl::state::State::empty(), &tpl, &mut rng).unwrap()
+}
+
+/// Starts `peerctl apply` and kills it with SIGKILL after `after`.
+async fn apply_killed_after(dir: &Path, url: &str, file: &str, after: std::time::Duration) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+        .current_dir(dir)
+        .args(["--sandbox", url, "apply", "-f", file, "--auto-approve"])
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn peerctl");
+    tokio::time::sleep(after).await;
+    // SIGKILL: no cleanup of any kind runs in peerctl.
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_at_several_points_converges_on_rerun_without_duplicates() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    // Early (during the first creates), mid-way (AWS connections, Azure gateway pending) and
+    // late (Azure connections); each run picks up where the state says.
+    for ms in [150u64, 700, 1400, 2300] {
+        apply_killed_after(
+            dir.path(),
+            &sb.url(),
+            file,
+            std::time::Duration::from_millis(ms),
+        )
+        .await;
+        let created = stat(&sb.sandbox.stats_json(), &["created_resources"]);
+        assert!(created <= 47, "a killed apply left duplicates: {created}");
+    }
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["created_resources"]), 47);
+    assert_tunnels_up(&sb, 1);
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["plan", "-f", file, "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_state_deleted_apply_adopts_everything_and_the_tunnels_come_up_again() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let state = dir.path().join(".peerctl/state.json");
+    let old_keys = secrets_in(&state);
+    std::fs::remove_file(&state).unwrap();
+
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        stat(&sb.sandbox.stats_json(), &["created_resources"]),
+        47,
+        "adoption made twins"
+    );
+    // New keys were drawn; every tunnel end was brought to them.
+    let new_keys = secrets_in(&state);
+    assert!(new_keys.iter().all(|k| !old_keys.contains(k)));
+    assert_tunnels_up(&sb, 1);
+    for k in old_keys.iter().chain(&new_keys) {
+        assert!(!text(&out).contains(k.as_str()));
+    }
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_state_deleted_destroy_finds_the_resources_by_name_and_tags() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(dir.path().join(".peerctl/state.json")).unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["destroy", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["created_resources"]), 0);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_server_errors_and_ten_percent_throttling_still_converge() {
+    let config = SandboxConfig {
+        fault_rate: 0.1,
+        throttle_rate: 0.1,
+        seed: 11,
+        ..scaled()
+    };
+    let sb = sandbox_for("triangle", config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stat(&stats, &["created_resources"]), 47);
+    let faults: u64 = ["aws", "gcp", "azure"]
+        .iter()
+        .map(|c| stat(&stats, &["clouds", c, "faults"]))
+        .sum();
+    assert!(
+        faults > 10,
+        "too few faults were injected to mean anything: {stats}"
+    );
+    assert_tunnels_up(&sb, 1);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_missing_or_different_in_the_clouds_stop_apply_before_anything_is_created() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text_of = std::fs::read_to_string(topology_file("triangle")).unwrap();
+    let wrong = text_of
+        .replace("vpc-0a1b2c3d4e5f60789", "vpc-0000000000000dead")
+        .replace("10.20.0.0/16", "10.21.0.0/16")
+        .replace("vnet: prod-vnet", "vnet: other-vnet");
+    let file = dir.path().join("wrong.yaml");
+    std::fs::write(&file, wrong).unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file.to_str().unwrap(), "--auto-approve"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "aws-use1",
+        "vpc-0000000000000dead",
+        "gcp-usc1",
+        "10.21.0.0/16",
+        "az-eus",
+        "other-vnet",
+        "nothing was created",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {}", text(&out));
+    }
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stat(&stats, &["created_resources"]), 0);
+    assert_eq!(stat(&stats, &["mutating"]), 0, "{stats}");
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_or_auto_approve_refuses_and_changes_nothing() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["mutating"]), 0);
+    assert!(!dir.path().join(".peerctl/state.json").exists());
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let out = peerctl(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &["apply", "-f", file.to_str().unwrap(), "--auto-approve"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("http://127.0.0.1:9"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join(".peerctl/state.json").exists());
+}
