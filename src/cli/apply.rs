@@ -36,6 +36,10 @@ pub struct ApplyArgs {
     /// One JSON event per line instead of progress text.
     #[arg(long)]
     pub json: bool,
+    /// Cap the resources in flight at once (default: no cap; each resource starts as soon as
+    /// what it needs exists). `--parallelism 10` walks as Terraform does by default.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: Option<u16>,
     /// A plan saved with `plan --out` (refused when the topology or state moved since).
     pub planfile: Option<PathBuf>,
 }
@@ -135,6 +139,7 @@ async fn apply(
             allocations: &intent.allocations,
             secrets: &intent.secrets,
             topology_digest: Some(loaded.digest.clone()),
+            parallelism: args.parallelism.map(usize::from),
         };
         let report = engine::apply(
             work,

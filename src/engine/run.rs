@@ -76,6 +76,8 @@ pub struct Work<'a> {
     pub allocations: &'a Allocations,
     pub secrets: &'a BTreeMap<String, Secret>,
     pub topology_digest: Option<String>,
+    /// Cap on resources in flight (`None`: none; see [`super::walk::walk`]).
+    pub parallelism: Option<usize>,
 }
 
 /// The state as a run owns it: the document, its backend and the version last written.
@@ -392,7 +394,7 @@ pub async fn apply(
             secrets: work.secrets,
             discover: false,
         };
-        walk(&mut runner, &deps, cancel.clone()).await
+        walk(&mut runner, &deps, cancel.clone(), work.parallelism).await
     };
     report.cancelled |= end.cancelled;
     if !end.complete() {
@@ -430,7 +432,7 @@ pub async fn apply(
             secrets: work.secrets,
             discover: false,
         };
-        walk(&mut runner, &deps, cancel).await
+        walk(&mut runner, &deps, cancel, work.parallelism).await
     };
     report.cancelled |= end.cancelled;
     report.not_run += count_not_run(&end);
@@ -482,7 +484,7 @@ pub async fn destroy(
             secrets: &BTreeMap::new(),
             discover: false,
         };
-        walk(&mut runner, &deps, cancel).await
+        walk(&mut runner, &deps, cancel, None).await
     };
     report.cancelled |= end.cancelled;
     report.not_run += count_not_run(&end);
@@ -521,7 +523,7 @@ pub async fn discover(
             secrets,
             discover: true,
         };
-        walk(&mut runner, &deps, cancel).await
+        walk(&mut runner, &deps, cancel, None).await
     };
     report.cancelled |= end.cancelled;
     report.elapsed = t0.elapsed();

@@ -37,12 +37,16 @@ impl WalkEnd {
 }
 
 /// Walks nodes `0..deps.len()`, `deps[i]` listing the nodes `i` waits for. Tasks run on the
-/// runtime's threads (`tokio::spawn`). `cancel` turning true stops new starts.
+/// runtime's threads (`tokio::spawn`). `cancel` turning true stops new starts. `parallelism`
+/// caps the nodes in flight (`None`: no cap, peerctl's default; `Some(10)` walks the way
+/// Terraform does by default, for comparison).
 pub async fn walk<D: Driver>(
     driver: &mut D,
     deps: &[Vec<usize>],
     mut cancel: watch::Receiver<bool>,
+    parallelism: Option<usize>,
 ) -> WalkEnd {
+    let cap = parallelism.unwrap_or(usize::MAX).max(1);
     let n = deps.len();
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -61,7 +65,8 @@ pub async fn walk<D: Driver>(
     };
     loop {
         if !end.failed && !end.cancelled {
-            while let Some(i) = ready.pop_front() {
+            while running.len() < cap {
+                let Some(i) = ready.pop_front() else { break };
                 let task = tokio::spawn(driver.start(i));
                 running.push(async move { (i, task.await) });
             }
@@ -147,7 +152,7 @@ mod tests {
         // 0 is slow; 1 fast; 2 needs only 1: it must start before 0 ends.
         let (mut d, log) = rec(None, vec![200, 5, 5]);
         let (_tx, rx) = watch::channel(false);
-        let end = walk(&mut d, &[vec![], vec![], vec![1]], rx).await;
+        let end = walk(&mut d, &[vec![], vec![], vec![1]], rx, None).await;
         assert!(end.complete());
         let log = log.lock().unwrap().clone();
         let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
@@ -158,11 +163,22 @@ mod tests {
     async fn a_failure_stops_new_starts_but_lets_running_nodes_finish() {
         let (mut d, log) = rec(Some(1), vec![100, 5, 5]);
         let (_tx, rx) = watch::channel(false);
-        let end = walk(&mut d, &[vec![], vec![], vec![1]], rx).await;
+        let end = walk(&mut d, &[vec![], vec![], vec![1]], rx, None).await;
         assert!(end.failed);
         assert!(end.done[0], "the running node finished and was recorded");
         assert!(!end.done[2]);
         assert!(!log.lock().unwrap().contains(&"start 2".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_parallelism_cap_holds_nodes_back() {
+        // Two independent nodes, cap 1: the second starts only after the first ended.
+        let (mut d, log) = rec(None, vec![50, 5]);
+        let (_tx, rx) = watch::channel(false);
+        let end = walk(&mut d, &[vec![], vec![]], rx, Some(1)).await;
+        assert!(end.complete());
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log, ["start 0", "end 0", "start 1", "end 1"]);
     }
 
     #[tokio::test]
@@ -174,7 +190,7 @@ mod tests {
             tx.send(true).unwrap();
             tokio::time::sleep(Duration::from_secs(1)).await;
         });
-        let end = walk(&mut d, &[vec![], vec![0]], rx).await;
+        let end = walk(&mut d, &[vec![], vec![0]], rx, None).await;
         assert!(end.cancelled);
         assert!(end.done[0]);
         assert!(!log.lock().unwrap().contains(&"start 1".to_string()));
