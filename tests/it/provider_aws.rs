@@ -162,6 +162,70 @@ fn sandbox_tunnels(sb: &RunningSandbox, id: &str) -> Vec<(String, String, String
     })
 }
 
+fn aws_op(sb: &RunningSandbox, op: &str) -> u64 {
+    sb.sandbox.stats_json()["clouds"]["aws"]["operations"][op]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// The connection `vpn` created with other keys is re-keyed (one ModifyVpnTunnelOptions per
+/// tunnel, no new connection), then back to the planned keys; the same through update().
+async fn rekey_round_trip(
+    p: &AwsProvider,
+    sb: &RunningSandbox,
+    plan: &Plan,
+    vpn: &Desired,
+    outputs: &BTreeMap<String, Outputs>,
+) {
+    let res = plan
+        .resources
+        .iter()
+        .find(|r| r.address == vpn.address)
+        .unwrap();
+    let other: BTreeMap<String, Secret> = plan
+        .secrets
+        .keys()
+        .map(|k| {
+            let k2: String = k
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            (k.clone(), Secret::new(format!("Other{k2}")))
+        })
+        .collect();
+    let rekeyed = desired_with(plan, res, outputs, &other);
+    let id = outputs[&vpn.address]["id"].clone();
+    let keys = || sorted(sandbox_tunnels(sb, &id).into_iter().map(|t| t.2).collect());
+    let (modifies, creates) = (
+        aws_op(sb, "ModifyVpnTunnelOptions"),
+        aws_op(sb, "CreateVpnConnection"),
+    );
+    let o = p.create(&rekeyed).await.unwrap();
+    assert_eq!(o, outputs[&vpn.address]);
+    assert_eq!(keys(), sorted(psks(&rekeyed)));
+    assert_eq!(aws_op(sb, "ModifyVpnTunnelOptions"), modifies + 2);
+    p.create(vpn).await.unwrap();
+    assert_eq!(keys(), sorted(psks(vpn)));
+    assert_eq!(aws_op(sb, "ModifyVpnTunnelOptions"), modifies + 4);
+    let o = p
+        .update(&rekeyed, &id, &["tunnels".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(o, outputs[&vpn.address]);
+    assert_eq!(keys(), sorted(psks(&rekeyed)));
+    p.update(vpn, &id, &["tunnels".to_string()]).await.unwrap();
+    assert_eq!(keys(), sorted(psks(vpn)));
+    assert_eq!(aws_op(sb, "CreateVpnConnection"), creates);
+    // Nothing left to change: no call.
+    p.update(vpn, &id, &["tunnels".to_string()]).await.unwrap();
+    assert_eq!(aws_op(sb, "ModifyVpnTunnelOptions"), modifies + 8);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_triangles_aws_resources_are_created_adopted_rekeyed_and_deleted() {
     let sb = common::start(common::triangle()).await;
@@ -255,51 +319,12 @@ async fn the_triangles_aws_resources_are_created_adopted_rekeyed_and_deleted() {
     assert_eq!(created(&sb) as usize, resources.len());
 
     // A connection whose keys differ from the plan (another key set) is re-keyed in place
-    // on adoption, and back again.
+    // on adoption, and back again; update() does the same.
     let vpn = desired
         .iter()
         .find(|d| d.kind == Kind::AwsVpnConnection)
         .unwrap();
-    let vpn_res = resources.iter().find(|r| r.address == vpn.address).unwrap();
-    let other: BTreeMap<String, Secret> = plan
-        .secrets
-        .keys()
-        .map(|k| (k.clone(), Secret::new(format!("Other{}key_1234", k.len()))))
-        .collect();
-    let rekeyed = desired_with(&plan, vpn_res, &outputs, &other);
-    let id = outputs[&vpn.address]["id"].clone();
-    match p.create(&rekeyed).await {
-        Ok(o) => {
-            assert_eq!(o, outputs[&vpn.address]);
-            let keys: Vec<String> = sandbox_tunnels(&sb, &id).into_iter().map(|t| t.2).collect();
-            let mut want = psks(&rekeyed);
-            let mut got = keys.clone();
-            want.sort();
-            got.sort();
-            assert_eq!(got, want);
-            p.create(vpn).await.unwrap();
-            let mut back: Vec<String> =
-                sandbox_tunnels(&sb, &id).into_iter().map(|t| t.2).collect();
-            let mut planned = psks(vpn);
-            back.sort();
-            planned.sort();
-            assert_eq!(back, planned);
-            // The same through update().
-            p.update(&rekeyed, &id, &["tunnels".to_string()])
-                .await
-                .unwrap();
-            p.update(vpn, &id, &["tunnels".to_string()]).await.unwrap();
-        }
-        Err(e) => {
-            // The sandbox does not serve ModifyVpnTunnelOptions yet; the error must not
-            // leak a key.
-            assert_eq!(e.code(), Some("InvalidAction"), "{e}");
-            for k in psks(&rekeyed) {
-                assert!(!e.to_string().contains(&k));
-            }
-            eprintln!("note: the sandbox has no ModifyVpnTunnelOptions yet: {e}");
-        }
-    }
+    rekey_round_trip(&p, &sb, &plan, vpn, &outputs).await;
 
     // Route propagation and security group rules update to a narrower plan and back.
     let prop = desired
@@ -511,4 +536,68 @@ async fn nothing_listening_is_a_connect_error_naming_the_endpoint() {
 
 fn plan_networks() -> Vec<peerctl::topology::Network> {
     triangle_plan().0.networks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_longer_than_the_timeout_fails_and_the_next_create_adopts() {
+    // Real provisioning times (a VGW takes 5 s) against a provider whose timeouts are scaled
+    // to a thousandth (the VGW wait gives up after 0.6 s).
+    let sb = common::start_with(common::triangle(), SandboxConfig::default()).await;
+    let p = AwsProvider::new(provider_config(&sb, 0.001)).await.unwrap();
+    let (_, plan) = triangle_plan();
+    let r = aws_resources(&plan)
+        .into_iter()
+        .find(|r| r.kind == Kind::AwsVpnGateway)
+        .unwrap();
+    let d = desired_with(&plan, r, &fake_outputs(&plan), &plan.secrets);
+    for _ in 0..2 {
+        match p.create(&d).await {
+            Err(ProviderError::Timeout { what, .. }) => {
+                assert!(what.contains("vgw-") && what.contains("pending"), "{what}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(aws_op(&sb, "CreateVpnGateway"), 1);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absent_resources_read_as_none_and_delete_fine() {
+    let sb = common::start(common::triangle()).await;
+    let p = AwsProvider::new(provider_config(&sb, 0.001)).await.unwrap();
+    let (_, plan) = triangle_plan();
+    let outputs = fake_outputs(&plan);
+    for r in aws_resources(&plan) {
+        let d = desired_with(&plan, r, &outputs, &plan.secrets);
+        let id = match r.kind {
+            Kind::AwsVpnGateway | Kind::AwsRoutePropagation => "vgw-0000000000000dead".into(),
+            Kind::AwsVpnGatewayAttachment => format!("vgw-0000000000000dead/{VPC}"),
+            Kind::AwsCustomerGateway => "cgw-0000000000000dead".into(),
+            Kind::AwsVpnConnection => "vpn-0000000000000dead".into(),
+            Kind::AwsVpnConnectionRoute => "vpn-0000000000000dead/10.30.0.0/16".into(),
+            _ => sb.sandbox.inspect(|w, _| {
+                w.aws
+                    .security_groups
+                    .values()
+                    .find(|g| g.vpc_id == VPC)
+                    .map(|g| g.id.clone())
+                    .unwrap()
+            }),
+        };
+        assert_eq!(p.read(&d, Some(&id)).await.unwrap(), None, "{}", r.address);
+        p.delete(&d, &id)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", r.address));
+    }
+    assert_eq!(
+        aws_mutating(&sb),
+        aws_op(&sb, "DeleteVpnGateway")
+            + aws_op(&sb, "DetachVpnGateway")
+            + aws_op(&sb, "DeleteCustomerGateway")
+            + aws_op(&sb, "DeleteVpnConnection")
+            + aws_op(&sb, "DeleteVpnConnectionRoute")
+    );
+    assert_eq!(created(&sb), 0);
+    sb.stop().await;
 }
