@@ -228,6 +228,9 @@ macro_rules! list_all {
     };
 }
 
+/// A region's subnetworks as (network URL, range), or why they could not be listed.
+type SubnetRanges = Result<Vec<(String, String)>, String>;
+
 fn problem(network: Option<&str>, field: &str, message: String) -> Problem {
     Problem {
         cloud: Cloud::Gcp,
@@ -283,7 +286,7 @@ pub(super) async fn preflight(p: &GcpProvider, networks: &[Network]) -> Vec<Prob
                 continue;
             }
         };
-        let mut subnets: BTreeMap<&str, Result<Vec<(String, String)>, String>> = BTreeMap::new();
+        let mut subnets: BTreeMap<&str, SubnetRanges> = BTreeMap::new();
         for (n, region, network) in nets {
             if !existing.contains(network) {
                 problems.push(problem(

@@ -148,71 +148,8 @@ impl GcpProvider {
         locks.entry(key.to_string()).or_default().clone()
     }
 
-    /// Turns an SDK error into a [`ProviderError`]: throttling (429, RESOURCE_EXHAUSTED,
-    /// `rateLimitExceeded`, which GCP also sends as a 403) and transient errors (5xx,
-    /// UNAVAILABLE, `resourceNotReady`) are retryable; 401/403 otherwise are `Auth`; nothing
-    /// answering is `Connect`; anything else `Cloud` with Google's status, reason and message.
     fn error(&self, e: GError) -> ProviderError {
-        let http = e.http_status_code();
-        let status = e.status();
-        let code = status.map(|s| s.code).unwrap_or(Code::Unknown);
-        let reason = status.and_then(|s| {
-            s.details.iter().find_map(|d| match d {
-                StatusDetails::ErrorInfo(i) if !i.reason.is_empty() => Some(i.reason.clone()),
-                _ => None,
-            })
-        });
-        let message = match status {
-            Some(s) if !s.message.is_empty() => s.message.clone(),
-            _ => e.to_string(),
-        };
-        let reason_is = |r: &[&str]| reason.as_deref().is_some_and(|x| r.contains(&x));
-        let throttled = http == Some(429)
-            || code == Code::ResourceExhausted
-            || reason_is(&["rateLimitExceeded", "userRateLimitExceeded"]);
-        // A dependency still being provisioned (`resourceNotReady`) is cured by waiting too.
-        let transient = matches!(http, Some(500..=599))
-            || code == Code::Unavailable
-            || reason_is(&["resourceNotReady", "backendError"]);
-        if !throttled {
-            if e.is_authentication() || http == Some(401) || code == Code::Unauthenticated {
-                return ProviderError::Auth(message);
-            }
-            if http == Some(403) || code == Code::PermissionDenied {
-                return ProviderError::Auth(message);
-            }
-        }
-        if http.is_none() && status.is_none() && (e.is_connect() || e.is_io() || e.is_timeout()) {
-            return ProviderError::Connect {
-                endpoint: self.endpoint.clone(),
-                message: e.to_string(),
-            };
-        }
-        let retry_after = e
-            .http_headers()
-            .and_then(|h| h.get("retry-after"))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let code_text = if code != Code::Unknown {
-            code.name().to_string()
-        } else if let Some(r) = &reason {
-            r.clone()
-        } else if let Some(h) = http {
-            format!("HTTP {h}")
-        } else {
-            code.name().to_string()
-        };
-        ProviderError::Cloud {
-            status: http,
-            code: code_text,
-            message: match &reason {
-                Some(r) => format!("{message} (reason {r})"),
-                None => message,
-            },
-            retryable: throttled || transient,
-            retry_after,
-        }
+        map_error(&self.endpoint, e)
     }
 
     /// One Compute call with peerctl's retries; `f` builds and sends the request each time.
@@ -371,6 +308,73 @@ impl GcpProvider {
                 what: what.to_string(),
                 after,
             })?
+    }
+}
+
+/// Turns an SDK error into a [`ProviderError`]: throttling (429, RESOURCE_EXHAUSTED,
+/// `rateLimitExceeded`, which GCP also sends as a 403) and transient errors (5xx,
+/// UNAVAILABLE, `resourceNotReady`) are retryable; 401/403 otherwise are `Auth`; nothing
+/// answering is `Connect`; anything else `Cloud` with Google's status, reason and message.
+fn map_error(endpoint: &str, e: GError) -> ProviderError {
+    let http = e.http_status_code();
+    let status = e.status();
+    let code = status.map(|s| s.code).unwrap_or(Code::Unknown);
+    let reason = status.and_then(|s| {
+        s.details.iter().find_map(|d| match d {
+            StatusDetails::ErrorInfo(i) if !i.reason.is_empty() => Some(i.reason.clone()),
+            _ => None,
+        })
+    });
+    let message = match status {
+        Some(s) if !s.message.is_empty() => s.message.clone(),
+        _ => e.to_string(),
+    };
+    let reason_is = |r: &[&str]| reason.as_deref().is_some_and(|x| r.contains(&x));
+    let throttled = http == Some(429)
+        || code == Code::ResourceExhausted
+        || reason_is(&["rateLimitExceeded", "userRateLimitExceeded"]);
+    // A dependency still being provisioned (`resourceNotReady`) is cured by waiting too.
+    let transient = matches!(http, Some(500..=599))
+        || code == Code::Unavailable
+        || reason_is(&["resourceNotReady", "backendError"]);
+    if !throttled {
+        if e.is_authentication() || http == Some(401) || code == Code::Unauthenticated {
+            return ProviderError::Auth(message);
+        }
+        if http == Some(403) || code == Code::PermissionDenied {
+            return ProviderError::Auth(message);
+        }
+    }
+    if http.is_none() && status.is_none() && (e.is_connect() || e.is_io() || e.is_timeout()) {
+        return ProviderError::Connect {
+            endpoint: endpoint.to_string(),
+            message: e.to_string(),
+        };
+    }
+    let retry_after = e
+        .http_headers()
+        .and_then(|h| h.get("retry-after"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let code_text = if code != Code::Unknown {
+        code.name().to_string()
+    } else if let Some(r) = &reason {
+        r.clone()
+    } else if let Some(h) = http {
+        format!("HTTP {h}")
+    } else {
+        code.name().to_string()
+    };
+    ProviderError::Cloud {
+        status: http,
+        code: code_text,
+        message: match &reason {
+            Some(r) => format!("{message} (reason {r})"),
+            None => message,
+        },
+        retryable: throttled || transient,
+        retry_after,
     }
 }
 
@@ -691,6 +695,53 @@ mod tests {
         assert_eq!(
             operation_error(&op).as_deref(),
             Some("RESOURCE_IN_USE_BY_ANOTHER_RESOURCE: in use")
+        );
+    }
+
+    /// A service error as the SDK builds it from Google's body.
+    fn service(http: u16, code: i32, reason: Option<&str>) -> GError {
+        let mut j = serde_json::json!({"code": code, "message": "the message"});
+        if let Some(r) = reason {
+            j["details"] = serde_json::json!([
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": r}
+            ]);
+        }
+        let status: google_cloud_gax::error::rpc::Status =
+            serde_json::from_value(j).expect("status");
+        GError::service_with_http_metadata(status, Some(http), None)
+    }
+
+    #[test]
+    fn google_errors_map_to_retryable_auth_connect_or_cloud() {
+        let ep = "http://127.0.0.1:9";
+        let retryable = |e: GError| map_error(ep, e).is_retryable();
+        assert!(retryable(service(429, 8, Some("rateLimitExceeded"))));
+        assert!(retryable(service(403, 7, Some("rateLimitExceeded"))));
+        assert!(retryable(service(503, 14, Some("backendError"))));
+        assert!(retryable(service(500, 13, None)));
+        assert!(retryable(service(400, 9, Some("resourceNotReady"))));
+        for e in [service(403, 7, Some("forbidden")), service(401, 16, None)] {
+            assert!(matches!(map_error(ep, e), ProviderError::Auth(_)));
+        }
+        match map_error(ep, service(404, 5, Some("notFound"))) {
+            ProviderError::Cloud {
+                status,
+                code,
+                message,
+                retryable,
+                ..
+            } => {
+                assert_eq!(
+                    (status, code.as_str(), retryable),
+                    (Some(404), "NOT_FOUND", false)
+                );
+                assert_eq!(message, "the message (reason notFound)");
+            }
+            other => panic!("{other:?}"),
+        }
+        let io = GError::io("connection refused");
+        assert!(
+            matches!(map_error(ep, io), ProviderError::Connect { endpoint, .. } if endpoint == ep)
         );
     }
 
