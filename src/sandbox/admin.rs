@@ -5,6 +5,7 @@
 //! - `POST /_sandbox/reset`  — back to the seeded world, counters zeroed
 //! - `GET|POST /_sandbox/faults` — read / set `{fault_rate, throttle_rate, scripted: [...]}`
 //! - `POST /_sandbox/clock`  — `{"advance_ms": N}` moves sandbox time forward
+//! - `GET  /_sandbox/latency` — the time scale and every operation's real and scaled duration
 //! - `GET  /_sandbox/net`    — every tunnel end's decided state
 //! - `GET  /_sandbox/reach?from=A&to=B&proto=tcp&port=443` — can hosts of A reach B (names
 //!   or keys; or `src=IP&dst=IP`), and if not, which hop stops it
@@ -12,6 +13,7 @@
 use crate::sandbox::core::Inner;
 use crate::sandbox::faults::ScriptedFault;
 use crate::sandbox::http::{Request, Response};
+use crate::sandbox::latency::{Latency, Op};
 use crate::sandbox::net::{self, Flow, Proto};
 use crate::sandbox::world::Ctx;
 use serde::Deserialize;
@@ -108,6 +110,7 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
             }
             Err(e) => bad_request(e),
         },
+        ("GET", "latency") => Response::json(200, &latency_json(&inner.config.latency)),
         ("GET", "net") => {
             let now = inner.now_ms();
             let ctx = Ctx::new(now, &inner.config.latency, &req.base_url);
@@ -120,6 +123,22 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
             &json!({"error": format!("no sandbox admin endpoint {} {}", req.method, req.path)}),
         ),
     }
+}
+
+/// `GET /_sandbox/latency`: what a client needs to scale its own poll intervals and
+/// timeouts to this sandbox's clock.
+pub(crate) fn latency_json(latency: &Latency) -> serde_json::Value {
+    let table = |f: &dyn Fn(Op) -> u64| {
+        Op::ALL
+            .iter()
+            .map(|&op| (op.name().to_string(), json!(f(op))))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    json!({
+        "scale": latency.scale,
+        "real_ms": table(&Latency::real_ms),
+        "scaled_ms": table(&|op| latency.ms(op)),
+    })
 }
 
 fn parse_flow(req: &Request) -> Result<Flow, String> {
@@ -205,5 +224,45 @@ fn reach(inner: &Inner, req: &Request) -> Response {
                 "blocked_at": {"direction": b.direction, "at": b.at, "network": b.network},
             }),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sandbox::http::Request;
+    use crate::sandbox::latency::{Latency, Op};
+    use crate::sandbox::{Sandbox, SandboxConfig};
+
+    fn get(sb: &Sandbox, path: &str) -> (u16, serde_json::Value) {
+        let r = sb.handle(&Request {
+            method: "GET".into(),
+            path: path.into(),
+            ..Request::default()
+        });
+        (r.status, serde_json::from_slice(&r.body).expect("json"))
+    }
+
+    #[test]
+    fn latency_lists_every_operation_real_and_scaled() {
+        let sb = Sandbox::new(
+            SandboxConfig {
+                latency: Latency { scale: 0.5 },
+                ..SandboxConfig::default()
+            },
+            None,
+        )
+        .unwrap();
+        let (status, v) = get(&sb, "/_sandbox/latency");
+        assert_eq!(status, 200);
+        assert_eq!(v["scale"], 0.5);
+        for op in Op::ALL {
+            let real = Latency::real_ms(op);
+            assert_eq!(v["real_ms"][op.name()], real, "{}", op.name());
+            assert_eq!(
+                v["scaled_ms"][op.name()],
+                (real as f64 * 0.5).round() as u64
+            );
+        }
+        assert_eq!(v["real_ms"].as_object().unwrap().len(), Op::ALL.len());
     }
 }

@@ -1253,3 +1253,189 @@ async fn every_remaining_operation_runs_through_the_sdk() {
     assert_eq!(stats["created_resources"], 4, "{stats}");
     sb.stop().await;
 }
+
+/// Creates every Azure resource of `plan` through an in-process sandbox, the way an apply would
+/// (references to other clouds' outputs replaced by addresses from the test ranges).
+fn apply_azure_side(sb: &peerctl::sandbox::Sandbox, rg: &str, plan: &peerctl::plan::Plan) {
+    use peerctl::cloud::Cloud;
+    use peerctl::plan::resource::{Kind as K, Resource, Value as V};
+    use std::collections::BTreeMap;
+    let by_addr: BTreeMap<&str, &Resource> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    fn text(v: &V) -> String {
+        match v {
+            V::Str(s) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+    let path_of = |r: &Resource| match r.kind {
+        K::AzureSubnet => format!(
+            "/virtualNetworks/{}/subnets/{}",
+            text(&r.attributes["vnet"]),
+            r.name
+        ),
+        K::AzurePublicIp => format!("/publicIPAddresses/{}", r.name),
+        K::AzureVpnGateway => format!("/virtualNetworkGateways/{}", r.name),
+        K::AzureLocalNetworkGateway => format!("/localNetworkGateways/{}", r.name),
+        K::AzureConnection => format!("/connections/{}", r.name),
+        K::AzureNsgRule => format!(
+            "/networkSecurityGroups/{}/securityRules/{}",
+            text(&r.attributes["network_security_group"]),
+            r.name
+        ),
+        _ => unreachable!(),
+    };
+    let id_of = |v: &V| match v {
+        V::Ref(r) => format!("{rg}{}", path_of(by_addr[r.resource.as_str()])),
+        other => panic!("not a reference: {other:?}"),
+    };
+    let s = |r: &Resource, k: &str| text(&r.attributes[k]);
+    let strs = |r: &Resource, k: &str| match &r.attributes[k] {
+        V::List(l) => l.iter().map(text).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    for addr in &plan.order {
+        let r = by_addr[addr.as_str()];
+        if r.cloud() != Cloud::Azure {
+            continue;
+        }
+        let body = match r.kind {
+            K::AzureSubnet => json!({"properties": {"addressPrefix": s(r, "address_prefix")}}),
+            K::AzurePublicIp => json!({"location": r.region, "sku": {"name": s(r, "sku")},
+                "properties": {"publicIPAllocationMethod": s(r, "allocation")}}),
+            K::AzureVpnGateway => json!({"location": r.region, "properties": {
+                "gatewayType": s(r, "gateway_type"), "vpnType": s(r, "vpn_type"),
+                "sku": {"name": s(r, "sku"), "tier": s(r, "sku")},
+                "ipConfigurations": [{"name": "default", "properties": {
+                    "subnet": {"id": id_of(&r.attributes["subnet"])},
+                    "publicIPAddress": {"id": id_of(&r.attributes["public_ip"])}}}]}}),
+            K::AzureLocalNetworkGateway => json!({"location": r.region, "properties": {
+                "gatewayIpAddress": "198.18.0.10",
+                "localNetworkAddressSpace": {"addressPrefixes": strs(r, "address_prefixes")}}}),
+            K::AzureConnection => json!({"location": r.region, "properties": {
+                "connectionType": s(r, "connection_type"),
+                "connectionProtocol": s(r, "connection_protocol"),
+                "sharedKey": "Abcdefgh12345678",
+                "virtualNetworkGateway1": {"id": id_of(&r.attributes["virtual_network_gateway"]), "properties": {}},
+                "localNetworkGateway2": {"id": id_of(&r.attributes["local_network_gateway"]), "properties": {}}}}),
+            K::AzureNsgRule => json!({"properties": {
+                "protocol": s(r, "protocol"), "access": s(r, "access"), "direction": s(r, "direction"),
+                "priority": match r.attributes["priority"] { V::Int(p) => p, ref o => panic!("{o:?}") },
+                "sourcePortRange": "*",
+                "destinationPortRanges": strs(r, "destination_port_ranges"),
+                "sourceAddressPrefixes": strs(r, "source_address_prefixes"),
+                "destinationAddressPrefixes": strs(r, "destination_address_prefixes")}}),
+            other => panic!("the planner has a new Azure kind {other}: teach this test"),
+        };
+        let path = format!("{rg}{}", path_of(r));
+        let resp = sb.handle(&peerctl::sandbox::http::Request {
+            method: "PUT".into(),
+            path: path.clone(),
+            query: vec![("api-version".into(), "2024-03-01".into())],
+            body: serde_json::to_vec(&body).unwrap(),
+            base_url: "http://sandbox".into(),
+            ..Default::default()
+        });
+        assert!(
+            resp.status == 200 || resp.status == 201,
+            "PUT {path}: {} {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+}
+
+/// The sandbox counts ARM resources under their own types; each planner kind is one of them.
+fn arm_type_of(kind: peerctl::plan::resource::Kind) -> &'static str {
+    use peerctl::plan::resource::Kind as K;
+    match kind {
+        K::AzureSubnet => "virtualNetworks/subnets",
+        K::AzurePublicIp => "publicIPAddresses",
+        K::AzureVpnGateway => "virtualNetworkGateways",
+        K::AzureLocalNetworkGateway => "localNetworkGateways",
+        K::AzureConnection => "connections",
+        K::AzureNsgRule => "networkSecurityGroups/securityRules",
+        other => panic!("the planner has a new Azure kind {other}: teach this test"),
+    }
+}
+
+#[test]
+fn after_applying_a_plan_created_resources_counts_what_the_plan_creates_by_kind() {
+    use peerctl::cloud::Cloud;
+    use peerctl::topology::{Allow, AzureNetwork, Link, Location};
+    use std::collections::BTreeMap;
+    let nsgs = vec!["prod-vnet-nsg".to_string(), "app-nsg".to_string()];
+    let mut az = common::azure_net("az-eus", "prod-vnet", "10.30.0.0/16", "10.30.255.0/27");
+    if let Location::Azure(z) = &mut az.location {
+        *z = AzureNetwork {
+            subscription: "sub1".into(),
+            network_security_groups: Some(nsgs),
+            ..z.clone()
+        };
+    }
+    let link = |a: &str, b: &str, allow: Vec<Allow>| Link {
+        a: a.into(),
+        b: b.into(),
+        allow,
+        span: peerctl::topology::Span::default(),
+    };
+    let topo = peerctl::topology::Topology {
+        version: 1,
+        name: "t".into(),
+        networks: vec![
+            common::aws_net("aws-use1", "vpc-1", "10.10.0.0/16"),
+            common::gcp_net("gcp-usc1", "n", "10.20.0.0/16"),
+            az,
+        ],
+        links: vec![
+            link(
+                "aws-use1",
+                "az-eus",
+                vec![Allow::Tcp { from: 443, to: 443 }, Allow::Icmp],
+            ),
+            link("az-eus", "gcp-usc1", vec![]),
+        ],
+    };
+    let tpl = peerctl::plan::templates::Templates::embedded().unwrap();
+    let plan = peerctl::plan::plan(
+        &topo,
+        &peerctl::state::State::empty(),
+        &tpl,
+        &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
+    )
+    .unwrap();
+    let mut want: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.cloud == Cloud::Azure) {
+        assert_eq!(c.action, peerctl::plan::Action::Create);
+        *want.entry(arm_type_of(c.kind)).or_default() += 1;
+    }
+    assert_eq!(
+        want["networkSecurityGroups/securityRules"], 8,
+        "3 + 1 rules per NSG and link: {want:?}"
+    );
+    let sb = peerctl::sandbox::Sandbox::new(
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            ..SandboxConfig::default()
+        },
+        Some(topo),
+    )
+    .unwrap();
+    let rg = "/subscriptions/sub1/resourceGroups/net-rg/providers/Microsoft.Network";
+    apply_azure_side(&sb, rg, &plan);
+    let got: BTreeMap<&str, usize> = sb.inspect(|w, _| {
+        w.azure
+            .created_by_kind()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    });
+    assert_eq!(got, want);
+    assert_eq!(
+        sb.stats_json()["created_resources"],
+        want.values().sum::<usize>()
+    );
+}

@@ -197,3 +197,31 @@ async fn admin_api_refuses_bad_input_and_unknown_paths() {
     assert_eq!(r.status().as_u16(), 404);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_table_shows_the_scale_and_each_operations_real_and_scaled_time() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 0.001 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let http = Http::new(sb.url());
+    let (status, body) = http.admin("GET", "latency", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scale"], 0.001);
+    assert_eq!(body["real_ms"]["azure_vpn_gateway_create"], 35 * 60 * 1000);
+    assert_eq!(body["scaled_ms"]["azure_vpn_gateway_create"], 2100);
+    assert_eq!(body["real_ms"]["aws_vpn_connection_create"], 300_000);
+    assert_eq!(body["scaled_ms"]["aws_vpn_connection_create"], 300);
+    let real = body["real_ms"].as_object().expect("real_ms");
+    let scaled = body["scaled_ms"].as_object().expect("scaled_ms");
+    assert_eq!(
+        real.keys().collect::<Vec<_>>(),
+        scaled.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(real.len(), peerctl::sandbox::latency::Op::ALL.len());
+    sb.stop().await;
+}

@@ -688,61 +688,60 @@ impl CloudModel for AzureCloud {
 }
 
 impl AzureCloud {
-    /// `created_resources`, by kind: one per existing, not-seeded resource, counted the way the
-    /// planner counts its kinds (`azure.subnet` one per subnet, `azure.nsg_rule` one per rule
-    /// in each NSG, …), so that after an apply the total equals the plan's "to create".
-    /// Resources the planner never creates but a client can (VNets, NSGs, route tables,
-    /// routes) count one each under their ARM names. A resource being deleted no longer
-    /// counts: at time scale 0 it is gone before the next read.
+    /// `created_resources`, by ARM resource type: one per existing, not-seeded resource. The
+    /// types are chosen so that each matches one resource the planner creates (a subnet, a
+    /// public IP, a gateway, an LNG, a connection, one security rule in one NSG), so that after
+    /// an apply the total equals the plan's "to create"; VNets, NSGs, route tables and routes,
+    /// which a client can create but the planner does not, count one each too. A resource
+    /// being deleted no longer counts: at time scale 0 it is gone before the next read.
     pub fn created_by_kind(&self) -> BTreeMap<&'static str, usize> {
-        use crate::plan::resource::Kind as Plan;
         let own = |m: &Meta| usize::from(!m.seeded && !m.deleting());
         let sum = |it: &mut dyn Iterator<Item = &Meta>| it.map(own).sum::<usize>();
         let mut out = BTreeMap::new();
         out.insert(
-            Plan::AzureSubnet.as_str(),
+            "virtualNetworks/subnets",
             sum(&mut self
                 .vnets
                 .values()
                 .flat_map(|v| v.subnets.values().map(|s| &s.meta))),
         );
         out.insert(
-            Plan::AzurePublicIp.as_str(),
+            "publicIPAddresses",
             sum(&mut self.public_ips.values().map(|x| &x.meta)),
         );
         out.insert(
-            Plan::AzureVpnGateway.as_str(),
+            "virtualNetworkGateways",
             sum(&mut self.gateways.values().map(|x| &x.meta)),
         );
         out.insert(
-            Plan::AzureLocalNetworkGateway.as_str(),
+            "localNetworkGateways",
             sum(&mut self.local_gateways.values().map(|x| &x.meta)),
         );
         out.insert(
-            Plan::AzureConnection.as_str(),
+            "connections",
             sum(&mut self.connections.values().map(|x| &x.meta)),
         );
         out.insert(
-            Plan::AzureNsgRule.as_str(),
+            "networkSecurityGroups/securityRules",
             sum(&mut self
                 .nsgs
                 .values()
                 .flat_map(|n| n.rules.values().map(|r| &r.meta))),
         );
         out.insert(
-            "azure.virtual_network",
+            "virtualNetworks",
             sum(&mut self.vnets.values().map(|x| &x.meta)),
         );
         out.insert(
-            "azure.network_security_group",
+            "networkSecurityGroups",
             sum(&mut self.nsgs.values().map(|x| &x.meta)),
         );
         out.insert(
-            "azure.route_table",
+            "routeTables",
             sum(&mut self.route_tables.values().map(|x| &x.meta)),
         );
         out.insert(
-            "azure.route",
+            "routeTables/routes",
             sum(&mut self
                 .route_tables
                 .values()

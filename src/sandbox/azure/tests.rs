@@ -1132,187 +1132,27 @@ fn the_topologys_nsgs_are_seeded_each_on_its_own_subnet_and_evaluated() {
     );
 }
 
-/// Creates every Azure resource of `plan` through the front end, the way an apply would
-/// (references to other clouds' outputs replaced by addresses from the test ranges).
-fn apply_azure_side(w: &mut World, plan: &crate::plan::Plan) {
-    use crate::plan::resource::{Kind as K, Value as V};
-    let by_addr: BTreeMap<&str, &crate::plan::resource::Resource> = plan
-        .resources
-        .iter()
-        .map(|r| (r.address.as_str(), r))
-        .collect();
-    fn text(v: &V) -> String {
-        match v {
-            V::Str(s) => s.clone(),
-            other => panic!("not a string: {other:?}"),
-        }
-    }
-    let path_of = |r: &crate::plan::resource::Resource| match r.kind {
-        K::AzureSubnet => format!(
-            "/virtualNetworks/{}/subnets/{}",
-            text(&r.attributes["vnet"]),
-            r.name
-        ),
-        K::AzurePublicIp => format!("/publicIPAddresses/{}", r.name),
-        K::AzureVpnGateway => format!("/virtualNetworkGateways/{}", r.name),
-        K::AzureLocalNetworkGateway => format!("/localNetworkGateways/{}", r.name),
-        K::AzureConnection => format!("/connections/{}", r.name),
-        K::AzureNsgRule => format!(
-            "/networkSecurityGroups/{}/securityRules/{}",
-            text(&r.attributes["network_security_group"]),
-            r.name
-        ),
-        _ => unreachable!(),
-    };
-    let id_of = |v: &V| match v {
-        V::Ref(r) => format!("{RG}{}", path_of(by_addr[r.resource.as_str()])),
-        other => panic!("not a reference: {other:?}"),
-    };
-    let s = |r: &crate::plan::resource::Resource, k: &str| text(&r.attributes[k]);
-    let strs = |r: &crate::plan::resource::Resource, k: &str| match &r.attributes[k] {
-        V::List(l) => l.iter().map(text).collect::<Vec<_>>(),
-        other => panic!("{other:?}"),
-    };
-    for addr in &plan.order {
-        let r = by_addr[addr.as_str()];
-        if r.cloud() != Cloud::Azure {
-            continue;
-        }
-        let body = match r.kind {
-            K::AzureSubnet => json!({"properties": {"addressPrefix": s(r, "address_prefix")}}),
-            K::AzurePublicIp => json!({"location": r.region, "sku": {"name": s(r, "sku")},
-                "properties": {"publicIPAllocationMethod": s(r, "allocation")}}),
-            K::AzureVpnGateway => json!({"location": r.region, "properties": {
-                "gatewayType": s(r, "gateway_type"), "vpnType": s(r, "vpn_type"),
-                "sku": {"name": s(r, "sku"), "tier": s(r, "sku")},
-                "ipConfigurations": [{"name": "default", "properties": {
-                    "subnet": {"id": id_of(&r.attributes["subnet"])},
-                    "publicIPAddress": {"id": id_of(&r.attributes["public_ip"])}}}]}}),
-            K::AzureLocalNetworkGateway => json!({"location": r.region, "properties": {
-                "gatewayIpAddress": "198.18.0.10",
-                "localNetworkAddressSpace": {"addressPrefixes": strs(r, "address_prefixes")}}}),
-            K::AzureConnection => json!({"location": r.region, "properties": {
-                "connectionType": s(r, "connection_type"),
-                "connectionProtocol": s(r, "connection_protocol"),
-                "sharedKey": "Abcdefgh12345678",
-                "virtualNetworkGateway1": {"id": id_of(&r.attributes["virtual_network_gateway"]), "properties": {}},
-                "localNetworkGateway2": {"id": id_of(&r.attributes["local_network_gateway"]), "properties": {}}}}),
-            K::AzureNsgRule => json!({"properties": {
-                "protocol": s(r, "protocol"), "access": s(r, "access"), "direction": s(r, "direction"),
-                "priority": match r.attributes["priority"] { V::Int(p) => p, ref o => panic!("{o:?}") },
-                "sourcePortRange": "*",
-                "destinationPortRanges": strs(r, "destination_port_ranges"),
-                "sourceAddressPrefixes": strs(r, "source_address_prefixes"),
-                "destinationAddressPrefixes": strs(r, "destination_address_prefixes")}}),
-            other => panic!("the planner has a new Azure kind {other}: teach this test"),
-        };
-        put(w, &path_of(r), body);
-    }
-}
-
 #[test]
-fn after_applying_a_plan_created_resources_counts_what_the_plan_creates_by_kind() {
-    use crate::topology::{Allow, AwsNetwork, GcpNetwork, Link, Topology};
-    let nsgs = vec!["prod-vnet-nsg".to_string(), "app-nsg".to_string()];
-    let mut w = world_with_nsgs(Some(nsgs.clone()));
-    let z = AzureNetwork {
-        subscription: "sub1".into(),
-        resource_group: "net-rg".into(),
-        location: "eastus".into(),
-        vnet: "prod-vnet".into(),
-        gateway_subnet: "10.30.255.0/27".parse().unwrap(),
-        gateway_sku: "VpnGw1".into(),
-        network_security_groups: Some(nsgs),
-    };
-    let az = Network {
-        name: "az-eus".into(),
-        cloud: Cloud::Azure,
-        cidrs: vec!["10.30.0.0/16".parse().unwrap()],
-        asn: None,
-        location: Location::Azure(z),
-        span: Span::default(),
-    };
-    let aws = Network {
-        name: "aws-use1".into(),
-        cloud: Cloud::Aws,
-        cidrs: vec!["10.10.0.0/16".parse().unwrap()],
-        asn: None,
-        location: Location::Aws(AwsNetwork {
-            region: "us-east-1".into(),
-            vpc_id: "vpc-1".into(),
-            route_tables: None,
-            security_groups: None,
-        }),
-        span: Span::default(),
-    };
-    let gcp = Network {
-        name: "gcp-usc1".into(),
-        cloud: Cloud::Gcp,
-        cidrs: vec!["10.20.0.0/16".parse().unwrap()],
-        asn: None,
-        location: Location::Gcp(GcpNetwork {
-            project: "p".into(),
-            region: "us-central1".into(),
-            network: "n".into(),
-        }),
-        span: Span::default(),
-    };
-    let link = |a: &str, b: &str, allow: Vec<Allow>| Link {
-        a: a.into(),
-        b: b.into(),
-        allow,
-        span: Span::default(),
-    };
-    let topo = Topology {
-        version: 1,
-        name: "t".into(),
-        networks: vec![aws, gcp, az],
-        links: vec![
-            link(
-                "aws-use1",
-                "az-eus",
-                vec![Allow::Tcp { from: 443, to: 443 }, Allow::Icmp],
-            ),
-            link("az-eus", "gcp-usc1", vec![]),
-        ],
-    };
-    let tpl = crate::plan::templates::Templates::embedded().unwrap();
-    let plan = crate::plan::plan(
-        &topo,
-        &crate::state::State::empty(),
-        &tpl,
-        &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7),
-    )
-    .unwrap();
-    let mut want: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in plan.changes.iter().filter(|c| c.cloud == Cloud::Azure) {
-        assert_eq!(c.action, crate::plan::Action::Create);
-        *want.entry(c.kind.as_str()).or_default() += 1;
-    }
+fn created_resources_counts_each_arm_resource_a_client_made() {
+    let mut w = world();
     assert_eq!(
-        want["azure.nsg_rule"], 8,
-        "3 + 1 rules per NSG and link: {want:?}"
+        w.azure.created_resources(),
+        0,
+        "seeded resources do not count"
     );
-    apply_azure_side(&mut w, &plan);
-    let got: BTreeMap<&str, usize> = w
-        .azure
-        .created_by_kind()
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    assert_eq!(got, want);
-    assert_eq!(w.azure.created_resources(), want.values().sum::<usize>());
-    // A client-made route table with one route counts one each.
+    gateway_setup(&mut w);
+    let before = w.azure.created_by_kind();
     put(
         &mut w,
         "/routeTables/rt",
         json!({"location": "eastus", "properties": {"routes": [{"name": "r",
             "properties": {"addressPrefix": "10.10.0.0/16", "nextHopType": "VirtualNetworkGateway"}}]}}),
     );
-    assert_eq!(w.azure.created_by_kind()["azure.route_table"], 1);
-    assert_eq!(w.azure.created_by_kind()["azure.route"], 1);
+    let after = w.azure.created_by_kind();
+    assert_eq!(after["routeTables"], before["routeTables"] + 1);
     assert_eq!(
-        w.azure.created_resources(),
-        want.values().sum::<usize>() + 2
+        after["routeTables/routes"],
+        before["routeTables/routes"] + 1
     );
+    assert_eq!(w.azure.created_resources(), after.values().sum::<usize>());
 }
