@@ -272,15 +272,18 @@ async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays
     };
     let delete = || ec2.delete_vpn_gateway().vpn_gateway_id(&id).send();
     let describe = || ec2.describe_vpn_gateways().vpn_gateway_ids(&id).send();
-    let err = attach().await.unwrap_err();
-    assert_eq!(err.code(), Some("IncorrectState"));
-
-    sb.sandbox.advance_clock(2 * 60 * 1000);
-    let d = describe().await.unwrap();
-    assert_eq!(d.vpn_gateways()[0].state(), Some(&VpnState::Available));
+    // Attaching a pending gateway succeeds (Terraform's AWS provider attaches at once); the
+    // attachment completes a minute after the gateway is available.
     let a = attach().await.unwrap();
     assert_eq!(
         a.vpc_attachment().unwrap().state(),
+        Some(&AttachmentStatus::Attaching)
+    );
+    sb.sandbox.advance_clock(5 * 1000);
+    let d = describe().await.unwrap();
+    assert_eq!(d.vpn_gateways()[0].state(), Some(&VpnState::Available));
+    assert_eq!(
+        d.vpn_gateways()[0].vpc_attachments()[0].state(),
         Some(&AttachmentStatus::Attaching)
     );
     sb.sandbox.advance_clock(60 * 1000);
@@ -293,12 +296,15 @@ async fn vpn_gateway_goes_pending_available_attaching_attached_and_deleted_stays
         .unwrap();
     assert_eq!(d.vpn_gateways().len(), 1);
 
-    // Deleting an attached gateway is refused; detach first.
+    // Deleting an attached gateway is refused; detach first, and wait for the detachment.
     let err = delete().await.unwrap_err();
     assert_eq!(err.code(), Some("IncorrectState"));
     detach().await.unwrap();
     let err = detach().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidVpnGatewayAttachment.NotFound"));
+    let err = delete().await.unwrap_err();
+    assert_eq!(err.code(), Some("IncorrectState"), "still detaching");
+    assert!(err.message().unwrap_or("").contains("detaching"), "{err:?}");
     sb.sandbox.advance_clock(60 * 1000);
     delete().await.unwrap();
     let state = |d: &aws_sdk_ec2::operation::describe_vpn_gateways::DescribeVpnGatewaysOutput| {
@@ -1121,5 +1127,143 @@ async fn after_applying_the_aws_part_of_a_plan_created_resources_equals_its_aws_
         .await
         .unwrap();
     assert!(!sg.security_groups()[0].ip_permissions().is_empty());
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_walks_the_vpn_lifecycle_in_real_time() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 1.0 },
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let url = sb.url();
+    let out = tokio::task::spawn_blocking(move || common::run_python("aws_lifecycle.py", &[&url]))
+        .await
+        .unwrap();
+    assert!(out.contains("aws_lifecycle: ok"), "{out}");
+    stop(sb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_modifies_tunnel_options_and_reads_vpc_attributes_and_security_group_rules() {
+    let (sb, ec2) = start().await;
+    let vgw = attached_vgw(&ec2).await;
+    let cgw = customer_gateway(&ec2, 65010, "198.51.100.7").await;
+    let created = vpn_connection(
+        &ec2,
+        &cgw,
+        &vgw,
+        VpnConnectionOptionsSpecification::builder()
+            .static_routes_only(true)
+            .tunnel_options(tunnel("169.254.10.0/30", "key_one_1234"))
+            .build(),
+    )
+    .send()
+    .await
+    .unwrap();
+    let conn = created.vpn_connection().unwrap();
+    let id = conn.vpn_connection_id().unwrap();
+    let outside = conn.options().unwrap().tunnel_options()[0]
+        .outside_ip_address()
+        .unwrap();
+    let out = ec2
+        .modify_vpn_tunnel_options()
+        .vpn_connection_id(id)
+        .vpn_tunnel_outside_ip_address(outside)
+        .tunnel_options(
+            ModifyVpnTunnelOptionsSpecification::builder()
+                .pre_shared_key("key_new_5678")
+                .dpd_timeout_seconds(45)
+                .dpd_timeout_action("restart")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = &out
+        .vpn_connection()
+        .unwrap()
+        .options()
+        .unwrap()
+        .tunnel_options()[0];
+    assert_eq!(t.pre_shared_key(), Some("key_new_5678"));
+    assert_eq!(t.dpd_timeout_seconds(), Some(45));
+    assert_eq!(t.dpd_timeout_action(), Some("restart"));
+    assert_eq!(
+        t.tunnel_inside_cidr(),
+        Some("169.254.10.0/30"),
+        "unchanged options stay"
+    );
+    let err = ec2
+        .modify_vpn_tunnel_options()
+        .vpn_connection_id(id)
+        .vpn_tunnel_outside_ip_address(outside)
+        .tunnel_options(
+            ModifyVpnTunnelOptionsSpecification::builder()
+                .pre_shared_key("0bad")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+
+    let a = ec2
+        .describe_vpc_attribute()
+        .vpc_id(VPC)
+        .attribute(VpcAttributeName::EnableDnsSupport)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.vpc_id(), Some(VPC));
+    assert_eq!(a.enable_dns_support().and_then(|v| v.value()), Some(true));
+    let a = ec2
+        .describe_vpc_attribute()
+        .vpc_id(VPC)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        a.enable_dns_hostnames().and_then(|v| v.value()),
+        Some(false)
+    );
+
+    let sg = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", VPC))
+        .filters(filter("group-name", "default"))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .group_id()
+        .unwrap()
+        .to_string();
+    let rules: Vec<SecurityGroupRule> = ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", &sg))
+        .into_paginator()
+        .page_size(5)
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rules.len(), 2, "the default group's two rules: {rules:?}");
+    assert!(rules.iter().any(|r| r.is_egress() == Some(true)
+        && r.cidr_ipv4() == Some("0.0.0.0/0")
+        && r.ip_protocol() == Some("-1")));
+    let by_id = ec2
+        .describe_security_group_rules()
+        .security_group_rule_ids(rules[0].security_group_rule_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.security_group_rules().len(), 1);
     stop(sb).await;
 }

@@ -253,6 +253,24 @@ must(call("RevokeSecurityGroupEgress", GroupId=sg, **{k: v for k, v in perm.item
 # Revoke ingress both ways: by permission (tcp/443 from a CIDR) and by rule id (the group rule).
 must(call("RevokeSecurityGroupIngress", GroupId=sg, **{k: v for k, v in perm.items() if k.startswith("IpPermissions.1.")}))
 must(call("RevokeSecurityGroupIngress", GroupId=sg, **{"SecurityGroupRuleId.1": added[1].text}))
+many = {}
+for n, port in enumerate(range(7000, 7006), start=1):
+    many.update({f"IpPermissions.{n}.IpProtocol": "udp", f"IpPermissions.{n}.FromPort": str(port),
+                 f"IpPermissions.{n}.ToPort": str(port), f"IpPermissions.{n}.IpRanges.1.CidrIp": "10.20.0.0/16"})
+must(call("AuthorizeSecurityGroupIngress", GroupId=sg, **many))
+rules = find_all(must(call("DescribeSecurityGroupRules", MaxResults="5",
+                          **{"Filter.1.Name": "group-id", "Filter.1.Value.1": sg})), "securityGroupRuleId")
+must(call("DescribeSecurityGroupRules", **{"SecurityGroupRuleId.1": rules[0].text}))
+for attribute in ("enableDnsSupport", "enableDnsHostnames", "enableNetworkAddressUsageMetrics"):
+    must(call("DescribeVpcAttribute", VpcId=VPC, Attribute=attribute))
+vpn_root = must(call("DescribeVpnConnections", **{"VpnConnectionId.1": vpn}))
+must(call("ModifyVpnTunnelOptions", VpnConnectionId=vpn, VpnTunnelOutsideIpAddress=find(vpn_root, "outsideIpAddress"),
+          **{"TunnelOptions.PreSharedKey": "conformance_key_3", "TunnelOptions.Phase1LifetimeSeconds": "28000",
+             "TunnelOptions.Phase2LifetimeSeconds": "3000", "TunnelOptions.RekeyMarginTimeSeconds": "300",
+             "TunnelOptions.RekeyFuzzPercentage": "50", "TunnelOptions.ReplayWindowSize": "512",
+             "TunnelOptions.DPDTimeoutSeconds": "40", "TunnelOptions.DPDTimeoutAction": "restart",
+             "TunnelOptions.StartupAction": "start"}))
+must(call("DescribeVpnConnections", **{"VpnConnectionId.1": vpn}))
 must(call("CreateTags", **{"ResourceId.1": vpn, "Tag.1.Key": "k", "Tag.1.Value": "v"}))
 must(call("DeleteTags", **{"ResourceId.1": vpn, "Tag.1.Key": "k"}))
 must(call("DisableVgwRoutePropagation", GatewayId=vgw, RouteTableId=rtb))
@@ -284,7 +302,16 @@ for path in ("RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/securi
              "RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/cidrIpv4",
              "RevokeSecurityGroupIngress/revokedSecurityGroupRuleSet/item/referencedGroupId",
              "DescribeVpnConnections/vpnConnectionSet/item/vgwTelemetry/item/acceptedRouteCount",
-             "DescribeRouteTables/routeTableSet/item/routeSet/item/origin"):
+             "DescribeRouteTables/routeTableSet/item/routeSet/item/origin",
+             "DescribeSecurityGroupRules/securityGroupRuleSet/item/securityGroupRuleArn",
+             "DescribeSecurityGroupRules/securityGroupRuleSet/item/referencedGroupInfo/groupId",
+             "DescribeSecurityGroupRules/nextToken",
+             "DescribeVpcAttribute/enableDnsSupport/value",
+             "DescribeVpcAttribute/enableNetworkAddressUsageMetrics/value",
+             "ModifyVpnTunnelOptions/vpnConnection/options/tunnelOptionSet/item/dpdTimeoutAction",
+             "ModifyVpnTunnelOptions/vpnConnection/options/tunnelOptionSet/item/startupAction",
+             "ModifyVpnTunnelOptions/vpnConnection/options/tunnelOptionSet/item/rekeyFuzzPercentage",
+             "ModifyVpnTunnelOptions/vpnConnection/state"):
     if path not in paths:
         errors.append(f"{path} was never walked")
 

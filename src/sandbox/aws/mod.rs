@@ -185,6 +185,27 @@ pub struct VpnTunnel {
     pub phase2_encryption: Vec<String>,
     pub phase2_integrity: Vec<String>,
     pub phase2_dh_groups: Vec<u32>,
+    /// Lifetimes, rekey, replay window, DPD and startup options, as given.
+    #[serde(default)]
+    pub tuning: TunnelTuning,
+    /// When the tunnel's last ModifyVpnTunnelOptions completes: until then the tunnel is
+    /// being re-established and the physics sees it as provisioning (0 = never modified).
+    #[serde(default)]
+    pub reconfigured_ms: u64,
+}
+
+/// A tunnel's tuning options. `None` = not given, AWS's default applies (and DescribeVpnConnections
+/// does not show it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelTuning {
+    pub phase1_lifetime_s: Option<u32>,
+    pub phase2_lifetime_s: Option<u32>,
+    pub rekey_margin_s: Option<u32>,
+    pub rekey_fuzz_pct: Option<u32>,
+    pub replay_window: Option<u32>,
+    pub dpd_timeout_s: Option<u32>,
+    pub dpd_timeout_action: Option<String>,
+    pub startup_action: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,7 +222,20 @@ pub struct VpnConnection {
     pub tags: Tags,
     pub created_ms: u64,
     pub ready_ms: u64,
+    /// ModifyVpnTunnelOptions: the connection is `modifying` until then.
+    #[serde(default)]
+    pub modifying_until_ms: u64,
     pub deleted: Option<Deletion>,
+}
+
+impl VpnConnection {
+    /// `pending → available ⇄ modifying → deleting → deleted`.
+    pub(crate) fn state(&self, now_ms: u64) -> &'static str {
+        match lifecycle(now_ms, self.ready_ms, self.deleted.as_ref()) {
+            "available" if now_ms < self.modifying_until_ms => "modifying",
+            s => s,
+        }
+    }
 }
 
 /// `pending → available → deleting → deleted`, derived from the stored times.
@@ -316,6 +350,7 @@ impl AwsCloud {
 const ACTIONS: &[&str] = &[
     "DescribeVpcs",
     "DescribeSubnets",
+    "DescribeVpcAttribute",
     "CreateVpnGateway",
     "DescribeVpnGateways",
     "DeleteVpnGateway",
@@ -327,6 +362,7 @@ const ACTIONS: &[&str] = &[
     "CreateVpnConnection",
     "DescribeVpnConnections",
     "DeleteVpnConnection",
+    "ModifyVpnTunnelOptions",
     "CreateVpnConnectionRoute",
     "DeleteVpnConnectionRoute",
     "DescribeRouteTables",
@@ -335,6 +371,7 @@ const ACTIONS: &[&str] = &[
     "CreateRoute",
     "DeleteRoute",
     "DescribeSecurityGroups",
+    "DescribeSecurityGroupRules",
     "AuthorizeSecurityGroupIngress",
     "RevokeSecurityGroupIngress",
     "AuthorizeSecurityGroupEgress",
@@ -376,6 +413,7 @@ fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult
     match action {
         "DescribeVpcs" => vpc::describe_vpcs(&world.aws, ctx, p),
         "DescribeSubnets" => vpc::describe_subnets(&world.aws, p),
+        "DescribeVpcAttribute" => vpc::describe_vpc_attribute(&world.aws, p),
         "DescribeRouteTables" => {
             let net = ctx.net(world);
             vpc::describe_route_tables(&world.aws, net, p)
@@ -385,6 +423,7 @@ fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult
         "EnableVgwRoutePropagation" => vpc::set_propagation(&mut world.aws, p, true),
         "DisableVgwRoutePropagation" => vpc::set_propagation(&mut world.aws, p, false),
         "DescribeSecurityGroups" => vpc::describe_security_groups(&world.aws, p),
+        "DescribeSecurityGroupRules" => vpc::describe_security_group_rules(&world.aws, p),
         "AuthorizeSecurityGroupIngress" => vpc::authorize(world, p, false),
         "AuthorizeSecurityGroupEgress" => vpc::authorize(world, p, true),
         "RevokeSecurityGroupIngress" => vpc::revoke(&mut world.aws, p, false),
@@ -405,6 +444,7 @@ fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult
             vpn::describe_vpn_connections(&world.aws, ctx, net, p)
         }
         "DeleteVpnConnection" => vpn::delete_vpn_connection(&mut world.aws, ctx, p),
+        "ModifyVpnTunnelOptions" => vpn::modify_vpn_tunnel_options(world, ctx, p),
         "CreateVpnConnectionRoute" => vpn::vpn_connection_route(&mut world.aws, ctx, p, true),
         "DeleteVpnConnectionRoute" => vpn::vpn_connection_route(&mut world.aws, ctx, p, false),
         "" => Err(ApiError::missing("Action")),

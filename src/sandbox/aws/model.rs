@@ -375,6 +375,8 @@ impl CloudModel for AwsCloud {
                 .max(vgw.map_or(0, |g| g.ready_ms))
                 .max(cgw.map_or(0, |g| g.ready_ms));
             for (i, t) in c.tunnels.iter().enumerate() {
+                // A modified tunnel is re-established with its new options.
+                let ready_ms = ready_ms.max(t.reconfigured_ms);
                 let hosts: Vec<Ipv4Addr> = t.inside_cidr.hosts().collect();
                 let bgp = match (c.static_routes_only, vgw, cgw, hosts.as_slice()) {
                     (false, Some(v), Some(g), [vgw_ip, cgw_ip, ..]) => Some(BgpConfig {

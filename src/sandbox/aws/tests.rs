@@ -35,7 +35,12 @@ fn world() -> World {
 }
 
 fn call(w: &mut World, now: u64, params: &[(&str, &str)]) -> (u16, String) {
-    let latency = Latency { scale: 0.0 };
+    call_scaled(w, now, 0.0, params)
+}
+
+/// `call` with real durations multiplied by `scale` (1 = real time).
+fn call_scaled(w: &mut World, now: u64, scale: f64, params: &[(&str, &str)]) -> (u16, String) {
+    let latency = Latency { scale };
     let ctx = Ctx::new(now, &latency, "http://127.0.0.1:1");
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().copied().chain([("Version", "2016-11-15")]))
@@ -1141,4 +1146,454 @@ fn created_resources_counts_like_the_planner_counts_its_aws_kinds() {
         ],
     ));
     assert_eq!(w.aws.created_resources(), 7);
+}
+
+/// What a Describe of `conn` shows at `now` in real time: its state, tunnel 1's key and
+/// tunnel 1's telemetry.
+fn conn_at(w: &mut World, now: u64, conn: &str) -> (String, String, String, String) {
+    let (s, b) = call_scaled(
+        w,
+        now,
+        1.0,
+        &[
+            ("Action", "DescribeVpnConnections"),
+            ("VpnConnectionId.1", conn),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    let tel = first(&b, "vgwTelemetry");
+    (
+        first(&b, "state"),
+        first(&b, "preSharedKey"),
+        first(&tel, "status"),
+        first(&tel, "statusMessage"),
+    )
+}
+
+#[test]
+fn modify_vpn_tunnel_options_fixes_a_key_after_a_modifying_phase() {
+    let (mut w, a, b) = paired_vpcs("other_key_22", true);
+    let outside = w.aws.vpn_connections[&b].tunnels[0].outside_ip.to_string();
+    let modify = |w: &mut World, now: u64, extra: &[(&str, &str)]| {
+        let mut params = vec![
+            ("Action", "ModifyVpnTunnelOptions"),
+            ("VpnConnectionId", b.as_str()),
+            ("VpnTunnelOutsideIpAddress", outside.as_str()),
+        ];
+        params.extend_from_slice(extra);
+        call_scaled(w, now, 1.0, &params)
+    };
+    let (s, body) = modify(
+        &mut w,
+        10,
+        &[
+            ("TunnelOptions.PreSharedKey", "shared_key_1"),
+            ("TunnelOptions.DPDTimeoutSeconds", "40"),
+            ("TunnelOptions.IKEVersion.1.Value", "ikev2"),
+        ],
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(body.starts_with("<?xml"), "{body}");
+    assert!(body.contains("<ModifyVpnTunnelOptionsResponse"), "{body}");
+    assert_eq!(first(&body, "state"), "modifying");
+    assert_eq!(first(&body, "dpdTimeoutSeconds"), "40");
+    let (state, key, status, message) = conn_at(&mut w, 20, &b);
+    assert_eq!(state, "modifying");
+    assert_eq!(key, "shared_key_1", "the new options show at once");
+    assert_eq!(status, "DOWN");
+    assert_eq!(message, "IPSEC IS DOWN - TUNNEL IS BEING PROVISIONED");
+    // One modification at a time: the connection must be available again first.
+    let (s, body) = modify(&mut w, 30, &[("TunnelOptions.PreSharedKey", "third_key_3")]);
+    assert_eq!(s, 400);
+    assert_eq!(first(&body, "Code"), "IncorrectState");
+    // Modification done, then a handshake: both ends agree on the key now.
+    let done = 10 + Latency::real_ms(crate::sandbox::latency::Op::AwsVpnConnectionModify);
+    let up_at = done + Latency::real_ms(crate::sandbox::latency::Op::TunnelHandshake);
+    let (state, _, status, message) = conn_at(&mut w, done + 1, &b);
+    assert_eq!(state, "available");
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("DOWN", "IPSEC IS DOWN - IKE NEGOTIATION IN PROGRESS")
+    );
+    for conn in [&a, &b] {
+        let (_, _, status, _) = conn_at(&mut w, up_at + 1, conn);
+        assert_eq!(status, "UP", "{conn}");
+    }
+}
+
+#[test]
+fn modify_vpn_tunnel_options_validates_like_create() {
+    let (mut w, a, b) = paired_vpcs("shared_key_1", true);
+    let outside = w.aws.vpn_connections[&b].tunnels[0].outside_ip.to_string();
+    let other_outside = w.aws.vpn_connections[&b].tunnels[1].outside_ip.to_string();
+    let a_cidr = w.aws.vpn_connections[&a].tunnels[1].inside_cidr.to_string();
+    let b2_cidr = w.aws.vpn_connections[&b].tunnels[1].inside_cidr.to_string();
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("no options", vec![], "MissingParameter"),
+        (
+            "bad key",
+            vec![("TunnelOptions.PreSharedKey", "0bad")],
+            "InvalidParameterValue",
+        ),
+        (
+            "reserved inside CIDR",
+            vec![("TunnelOptions.TunnelInsideCidr", "169.254.1.0/30")],
+            "InvalidParameterValue",
+        ),
+        (
+            "the other tunnel's inside CIDR",
+            vec![("TunnelOptions.TunnelInsideCidr", b2_cidr.as_str())],
+            "InvalidParameterValue",
+        ),
+        (
+            "DPD below 30 s",
+            vec![("TunnelOptions.DPDTimeoutSeconds", "10")],
+            "InvalidParameterValue",
+        ),
+        (
+            "phase 2 longer than phase 1",
+            vec![
+                ("TunnelOptions.Phase1LifetimeSeconds", "1000"),
+                ("TunnelOptions.Phase2LifetimeSeconds", "2000"),
+            ],
+            "InvalidParameterValue",
+        ),
+        (
+            "unknown algorithm",
+            vec![("TunnelOptions.Phase1EncryptionAlgorithm.1.Value", "DES")],
+            "InvalidParameterValue",
+        ),
+        (
+            "unknown DPD action",
+            vec![("TunnelOptions.DPDTimeoutAction", "explode")],
+            "InvalidParameterValue",
+        ),
+    ];
+    for (why, extra, code) in cases {
+        let mut params = vec![
+            ("Action", "ModifyVpnTunnelOptions"),
+            ("VpnConnectionId", b.as_str()),
+            ("VpnTunnelOutsideIpAddress", outside.as_str()),
+        ];
+        params.extend(extra);
+        let (s, body) = call(&mut w, 10, &params);
+        assert_eq!(
+            (s, first(&body, "Code")),
+            (400, code.to_string()),
+            "{why}: {body}"
+        );
+    }
+    // The inside CIDR of a tunnel on another VGW is free for this one.
+    let (s, body) = call(
+        &mut w,
+        10,
+        &[
+            ("Action", "ModifyVpnTunnelOptions"),
+            ("VpnConnectionId", &b),
+            ("VpnTunnelOutsideIpAddress", &other_outside),
+            ("TunnelOptions.TunnelInsideCidr", &a_cidr),
+        ],
+    );
+    assert_eq!(s, 200, "{body}");
+    for (id, ip, code) in [
+        (
+            "vpn-404",
+            outside.as_str(),
+            "InvalidVpnConnectionID.NotFound",
+        ),
+        (b.as_str(), "198.18.99.99", "InvalidParameterValue"),
+    ] {
+        let (s, body) = call(
+            &mut w,
+            10,
+            &[
+                ("Action", "ModifyVpnTunnelOptions"),
+                ("VpnConnectionId", id),
+                ("VpnTunnelOutsideIpAddress", ip),
+                ("TunnelOptions.PreSharedKey", "good_key_123"),
+            ],
+        );
+        assert_eq!((s, first(&body, "Code")), (400, code.to_string()), "{body}");
+    }
+}
+
+#[test]
+fn a_pending_gateway_can_be_attached_and_the_attachment_waits_for_it() {
+    let mut w = world();
+    let (_, b) = call_scaled(
+        &mut w,
+        1_000,
+        1.0,
+        &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")],
+    );
+    assert_eq!(first(&b, "state"), "pending");
+    let vgw = first(&b, "vpnGatewayId");
+    let (s, b) = call_scaled(
+        &mut w,
+        1_000,
+        1.0,
+        &[
+            ("Action", "AttachVpnGateway"),
+            ("VpcId", VPC),
+            ("VpnGatewayId", &vgw),
+        ],
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(first(&b, "state"), "attaching");
+    let create = Latency::real_ms(crate::sandbox::latency::Op::AwsVpnGatewayCreate);
+    let attach = Latency::real_ms(crate::sandbox::latency::Op::AwsVpnGatewayAttach);
+    assert!(create <= 10_000, "a VGW is available within seconds");
+    let describe = |w: &mut World, now: u64| {
+        let (_, b) = call_scaled(w, now, 1.0, &[("Action", "DescribeVpnGateways")]);
+        (
+            first(&b, "state"),
+            first(&first(&b, "attachments"), "state"),
+        )
+    };
+    assert_eq!(
+        describe(&mut w, 1_000 + create),
+        ("available".into(), "attaching".into())
+    );
+    assert_eq!(
+        describe(&mut w, 1_000 + create + attach),
+        ("available".into(), "attached".into())
+    );
+}
+
+#[test]
+fn a_gateway_still_detaching_cannot_be_deleted() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let (s, _) = call_scaled(
+        &mut w,
+        100,
+        1.0,
+        &[
+            ("Action", "DetachVpnGateway"),
+            ("VpcId", VPC),
+            ("VpnGatewayId", &vgw),
+        ],
+    );
+    assert_eq!(s, 200);
+    let delete = |w: &mut World, now: u64| {
+        call_scaled(
+            w,
+            now,
+            1.0,
+            &[("Action", "DeleteVpnGateway"), ("VpnGatewayId", &vgw)],
+        )
+    };
+    let (s, b) = delete(&mut w, 200);
+    assert_eq!((s, first(&b, "Code")), (400, "IncorrectState".to_string()));
+    assert!(first(&b, "Message").contains("detaching"), "{b}");
+    let detach = Latency::real_ms(crate::sandbox::latency::Op::AwsVpnGatewayAttach);
+    let (s, b) = delete(&mut w, 100 + detach);
+    assert_eq!(s, 200, "{b}");
+}
+
+#[test]
+fn customer_gateway_configuration_follows_the_format_aws_publishes() {
+    let mut w = world();
+    let vgw = vgw_attached(&mut w);
+    let conn = connection(&mut w, &vgw, false);
+    let (_, b) = call(
+        &mut w,
+        10,
+        &[
+            ("Action", "DescribeVpnConnections"),
+            ("VpnConnectionId.1", &conn),
+        ],
+    );
+    let doc = first(&b, "customerGatewayConfiguration")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"");
+    assert!(
+        doc.starts_with(&format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<vpn_connection id=\"{conn}\">"
+        )),
+        "{doc}"
+    );
+    assert_eq!(doc.matches("<ipsec_tunnel>").count(), 2);
+    let c = &w.aws.vpn_connections[&conn];
+    let t1 = first(&doc, "ipsec_tunnel");
+    let cgw_side = first(&t1, "customer_gateway");
+    let vgw_side = first(&t1, "vpn_gateway");
+    assert_eq!(
+        first(&first(&cgw_side, "tunnel_outside_address"), "ip_address"),
+        "198.18.200.1"
+    );
+    let cgw_inside = first(&cgw_side, "tunnel_inside_address");
+    assert_eq!(first(&cgw_inside, "ip_address"), "169.254.10.2");
+    assert_eq!(first(&cgw_inside, "network_mask"), "255.255.255.252");
+    assert_eq!(first(&cgw_inside, "network_cidr"), "30");
+    assert_eq!(first(&first(&cgw_side, "bgp"), "asn"), "65010");
+    assert_eq!(first(&first(&cgw_side, "bgp"), "hold_time"), "30");
+    assert_eq!(
+        first(&first(&vgw_side, "tunnel_outside_address"), "ip_address"),
+        c.tunnels[0].outside_ip.to_string()
+    );
+    assert_eq!(
+        first(&first(&vgw_side, "tunnel_inside_address"), "ip_address"),
+        "169.254.10.1"
+    );
+    assert_eq!(first(&first(&vgw_side, "bgp"), "asn"), "64600");
+    let ike = first(&t1, "ike");
+    assert_eq!(first(&ike, "pre_shared_key"), "key_one_1234");
+    assert_eq!(
+        first(&ike, "encryption_protocol"),
+        "aes-256-cbc",
+        "tunnel 1 asked AES256"
+    );
+    assert_eq!(first(&ike, "perfect_forward_secrecy"), "group14");
+    assert_eq!(first(&ike, "lifetime"), "28800");
+    assert_eq!(first(&first(&t1, "ipsec"), "protocol"), "esp");
+    // Static connections have no BGP section.
+    let (_, b) = call(
+        &mut w,
+        1,
+        &[("Action", "CreateVpnGateway"), ("Type", "ipsec.1")],
+    );
+    let static_conn = connection(&mut w, &first(&b, "vpnGatewayId"), true);
+    let (_, b) = call(
+        &mut w,
+        10,
+        &[
+            ("Action", "DescribeVpnConnections"),
+            ("VpnConnectionId.1", &static_conn),
+        ],
+    );
+    assert!(
+        !first(&b, "customerGatewayConfiguration").contains("bgp"),
+        "{b}"
+    );
+}
+
+#[test]
+fn describe_vpc_attribute_answers_each_attribute_with_ec2s_defaults() {
+    let mut w = world();
+    for (attr, value) in [
+        ("enableDnsSupport", "true"),
+        ("enableDnsHostnames", "false"),
+        ("enableNetworkAddressUsageMetrics", "false"),
+    ] {
+        let (s, b) = call(
+            &mut w,
+            1,
+            &[
+                ("Action", "DescribeVpcAttribute"),
+                ("VpcId", VPC),
+                ("Attribute", attr),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(first(&b, "vpcId"), VPC);
+        assert_eq!(first(&first(&b, attr), "value"), value);
+    }
+    for (params, code) in [
+        (
+            vec![("VpcId", "vpc-404"), ("Attribute", "enableDnsSupport")],
+            "InvalidVpcID.NotFound",
+        ),
+        (
+            vec![("VpcId", VPC), ("Attribute", "enableTelepathy")],
+            "InvalidParameterValue",
+        ),
+        (vec![("VpcId", VPC)], "MissingParameter"),
+    ] {
+        let mut p = vec![("Action", "DescribeVpcAttribute")];
+        p.extend(params);
+        let (s, b) = call(&mut w, 1, &p);
+        assert_eq!((s, first(&b, "Code")), (400, code.to_string()), "{b}");
+    }
+}
+
+#[test]
+fn describe_security_group_rules_lists_rules_by_id_filter_and_page() {
+    let mut w = world();
+    let sg = w.aws.default_security_group(VPC).unwrap().id.clone();
+    for port in ["443", "8443", "500"] {
+        let (s, b) = call(
+            &mut w,
+            1,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", &sg),
+                ("IpPermissions.1.IpProtocol", "tcp"),
+                ("IpPermissions.1.FromPort", port),
+                ("IpPermissions.1.ToPort", port),
+                ("IpPermissions.1.IpRanges.1.CidrIp", "10.20.0.0/16"),
+            ],
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+    let total = w.aws.security_groups[&sg].rules.len();
+    assert_eq!(total, 5, "2 default rules and 3 added");
+    let rule = w.aws.security_groups[&sg].rules[2].id.clone();
+    let (_, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DescribeSecurityGroupRules"),
+            ("SecurityGroupRuleId.1", &rule),
+        ],
+    );
+    assert_eq!(b.matches("<securityGroupRuleId>").count(), 1, "{b}");
+    assert_eq!(first(&b, "fromPort"), "443");
+    assert_eq!(first(&b, "isEgress"), "false");
+    assert!(first(&b, "securityGroupRuleArn").ends_with(&rule));
+    // Filter by group, five per page.
+    let mut seen = Vec::new();
+    let mut token = None::<String>;
+    loop {
+        let mut p = vec![
+            ("Action", "DescribeSecurityGroupRules"),
+            ("Filter.1.Name", "group-id"),
+            ("Filter.1.Value.1", sg.as_str()),
+            ("MaxResults", "5"),
+        ];
+        let t = token.clone();
+        if let Some(t) = &t {
+            p.push(("NextToken", t));
+        }
+        let (s, b) = call(&mut w, 1, &p);
+        assert_eq!(s, 200, "{b}");
+        seen.extend(
+            b.split("<securityGroupRuleId>")
+                .skip(1)
+                .map(|x| x[..x.find('<').unwrap()].to_string()),
+        );
+        token = b.contains("<nextToken>").then(|| first(&b, "nextToken"));
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), total);
+    let (_, b) = call(
+        &mut w,
+        1,
+        &[
+            ("Action", "DescribeSecurityGroupRules"),
+            ("Filter.1.Name", "group-id"),
+            ("Filter.1.Value.1", "sg-none"),
+        ],
+    );
+    assert!(!b.contains("<securityGroupRuleId>"), "{b}");
+    for (params, code) in [
+        (
+            vec![("SecurityGroupRuleId.1", "sgr-404")],
+            "InvalidSecurityGroupRuleId.NotFound",
+        ),
+        (
+            vec![("Filter.1.Name", "colour"), ("Filter.1.Value.1", "x")],
+            "InvalidParameterValue",
+        ),
+        (vec![("MaxResults", "2")], "InvalidParameterValue"),
+    ] {
+        let mut p = vec![("Action", "DescribeSecurityGroupRules")];
+        p.extend(params);
+        let (s, b) = call(&mut w, 1, &p);
+        assert_eq!((s, first(&b, "Code")), (400, code.to_string()), "{b}");
+    }
 }

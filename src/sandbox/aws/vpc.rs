@@ -91,6 +91,31 @@ pub fn describe_vpcs(aws: &AwsCloud, _ctx: &Ctx, p: &Params) -> ApiResult<String
     Ok(x.into_string())
 }
 
+/// DescribeVpcAttribute: one attribute per call, as EC2 answers it. The sandbox's VPCs are
+/// non-default VPCs with EC2's defaults for one (DNS resolution on, DNS hostnames off,
+/// network address usage metrics off); nothing modifies them.
+pub fn describe_vpc_attribute(aws: &AwsCloud, p: &Params) -> ApiResult<String> {
+    let id = p.req("VpcId")?;
+    let attribute = p.req("Attribute")?;
+    let value = match attribute {
+        "enableDnsSupport" => true,
+        "enableDnsHostnames" | "enableNetworkAddressUsageMetrics" => false,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "Value ({other}) for parameter attribute is invalid. Valid values: enableDnsSupport, enableDnsHostnames, enableNetworkAddressUsageMetrics"
+            )))
+        }
+    };
+    if !aws.vpcs.contains_key(id) {
+        return Err(ApiError::not_found("InvalidVpcID.NotFound", "vpc", id));
+    }
+    let mut x = Xml::new();
+    x.leaf("vpcId", id).node(attribute, |x| {
+        x.leaf("value", value);
+    });
+    Ok(x.into_string())
+}
+
 pub fn describe_subnets(aws: &AwsCloud, p: &Params) -> ApiResult<String> {
     let ids = p.values("SubnetId");
     check_ids(
@@ -660,24 +685,85 @@ pub fn authorize(world: &mut World, p: &Params, egress: bool) -> ApiResult<Strin
     let mut x = Xml::new();
     x.leaf("return", true)
         .list("securityGroupRuleSet", &added, |x, r| {
-            x.leaf("securityGroupRuleId", &r.id)
-                .leaf("groupId", &sg_id)
-                .leaf("groupOwnerId", OWNER_ID)
-                .leaf("isEgress", r.egress)
-                .leaf("ipProtocol", &r.protocol)
-                .leaf("fromPort", r.from_port.unwrap_or(-1))
-                .leaf("toPort", r.to_port.unwrap_or(-1))
-                .opt("cidrIpv4", r.cidr);
-            if let Some(g) = &r.group {
-                x.node("referencedGroupInfo", |x| {
-                    x.leaf("groupId", g).leaf("userId", OWNER_ID);
-                });
-            }
-            x.opt("description", r.description.as_ref());
+            rule_xml(x, &sg_id, r)
         });
     if let Some(sg) = world.aws.security_groups.get_mut(&sg_id) {
         sg.rules.extend(added);
     }
+    Ok(x.into_string())
+}
+
+/// One rule as a `SecurityGroupRule` (Authorize's answer and DescribeSecurityGroupRules):
+/// all-protocol rules show ports -1, as EC2 does.
+fn rule_xml(x: &mut Xml, sg_id: &str, r: &SgRule) {
+    x.leaf("securityGroupRuleId", &r.id)
+        .leaf("groupId", sg_id)
+        .leaf("groupOwnerId", OWNER_ID)
+        .leaf("isEgress", r.egress)
+        .leaf("ipProtocol", &r.protocol)
+        .leaf("fromPort", r.from_port.unwrap_or(-1))
+        .leaf("toPort", r.to_port.unwrap_or(-1))
+        .opt("cidrIpv4", r.cidr);
+    if let Some(g) = &r.group {
+        x.node("referencedGroupInfo", |x| {
+            x.leaf("groupId", g).leaf("userId", OWNER_ID);
+        });
+    }
+    x.opt("description", r.description.as_ref());
+}
+
+/// DescribeSecurityGroupRules: every rule of every group, one `sgr-…` each, by
+/// `SecurityGroupRuleId.N` and filters `group-id`, `security-group-rule-id` (and the tag
+/// filters, which match nothing: rules carry no tags here); paginated.
+pub fn describe_security_group_rules(aws: &AwsCloud, p: &Params) -> ApiResult<String> {
+    let ids = p.values("SecurityGroupRuleId");
+    let all = || {
+        aws.security_groups
+            .values()
+            .flat_map(|g| g.rules.iter().map(move |r| (g, r)))
+    };
+    if let Some(id) = ids.iter().find(|id| !all().any(|(_, r)| &r.id == *id)) {
+        return Err(ApiError::client(
+            "InvalidSecurityGroupRuleId.NotFound",
+            format!("The security group rule ID '{id}' does not exist"),
+        ));
+    }
+    let filters = p.filters()?;
+    let no_tags = Tags::new();
+    let mut out = Vec::new();
+    for (g, r) in all() {
+        if !ids.is_empty() && !ids.contains(&r.id) {
+            continue;
+        }
+        let keep = matches(&filters, &no_tags, |name| {
+            Some(match name {
+                "group-id" => vec![g.id.clone()],
+                "security-group-rule-id" => vec![r.id.clone()],
+                _ => return None,
+            })
+        })?;
+        if keep {
+            out.push((g, r));
+        }
+    }
+    let (page, next) = paginate(p, out)?;
+    let mut x = Xml::new();
+    x.list("securityGroupRuleSet", page, |x, (g, r)| {
+        rule_xml(x, &g.id, r);
+        x.tags(&no_tags);
+        let region = aws
+            .vpcs
+            .get(&g.vpc_id)
+            .map_or("us-east-1", |v| v.region.as_str());
+        x.leaf(
+            "securityGroupRuleArn",
+            format!(
+                "arn:aws:ec2:{region}:{OWNER_ID}:security-group-rule/{}",
+                r.id
+            ),
+        );
+    })
+    .opt("nextToken", next);
     Ok(x.into_string())
 }
 

@@ -5,8 +5,8 @@
 use super::model::{self, Telemetry};
 use super::wire::{matches, ApiError, ApiResult, Params, Xml};
 use super::{
-    lifecycle, AwsCloud, CustomerGateway, Deletion, VgwAttachment, VpnConnection, VpnGateway,
-    VpnTunnel,
+    lifecycle, AwsCloud, CustomerGateway, Deletion, TunnelTuning, VgwAttachment, VpnConnection,
+    VpnGateway, VpnTunnel,
 };
 use crate::cloud::Cloud;
 use crate::sandbox::latency::Op;
@@ -169,11 +169,20 @@ pub fn delete_vpn_gateway(aws: &mut AwsCloud, ctx: &Ctx, p: &Params) -> ApiResul
         Some(g) if g.deleted.is_some() => return ok_return(),
         Some(g) => {
             if let Some(a) = &g.attachment {
-                if attachment_state(a, now) != "detached" {
-                    return Err(ApiError::incorrect_state(format!(
-                        "The virtual private gateway '{id}' is attached to VPC '{}': detach it first",
-                        a.vpc_id
-                    )));
+                match attachment_state(a, now) {
+                    "detached" => {}
+                    "detaching" => {
+                        return Err(ApiError::incorrect_state(format!(
+                            "The virtual private gateway '{id}' is still detaching from VPC '{}'",
+                            a.vpc_id
+                        )))
+                    }
+                    _ => {
+                        return Err(ApiError::incorrect_state(format!(
+                            "The virtual private gateway '{id}' is attached to VPC '{}': detach it first",
+                            a.vpc_id
+                        )))
+                    }
                 }
             }
         }
@@ -214,11 +223,9 @@ pub fn attach_vpn_gateway(aws: &mut AwsCloud, ctx: &Ctx, p: &Params) -> ApiResul
                 &vgw_id,
             )
         })?;
-    if now < g.ready_ms {
-        return Err(ApiError::incorrect_state(format!(
-            "The virtual private gateway '{vgw_id}' is not available (state pending)"
-        )));
-    }
+    // A pending VGW can be attached (Terraform's AWS provider attaches right after the
+    // create); the attachment completes only once the VGW itself is available.
+    let attach_from = now.max(g.ready_ms);
     if let Some(a) = g.attachment.as_ref().filter(|a| a.detach.is_none()) {
         return Err(ApiError::client(
             "VpnGatewayAttachmentLimitExceeded",
@@ -245,7 +252,7 @@ pub fn attach_vpn_gateway(aws: &mut AwsCloud, ctx: &Ctx, p: &Params) -> ApiResul
     }
     let a = VgwAttachment {
         vpc_id,
-        attached_ms: now + ctx.latency.ms(Op::AwsVpnGatewayAttach),
+        attached_ms: attach_from + ctx.latency.ms(Op::AwsVpnGatewayAttach),
         detach: None,
     };
     let mut x = Xml::new();
@@ -513,6 +520,137 @@ fn generated_inside_cidr(n: u64, taken: &[Ipv4Net]) -> Option<Ipv4Net> {
     })
 }
 
+/// One tunnel's options as a request gives them (`Options.TunnelOptions.N` of
+/// CreateVpnConnection, `TunnelOptions` of ModifyVpnTunnelOptions): `None` = not given.
+#[derive(Debug, Default)]
+struct TunnelSpec {
+    inside_cidr: Option<Ipv4Net>,
+    psk: Option<String>,
+    ike_versions: Option<Vec<String>>,
+    phase1_encryption: Option<Vec<String>>,
+    phase1_integrity: Option<Vec<String>>,
+    phase1_dh_groups: Option<Vec<u32>>,
+    phase2_encryption: Option<Vec<String>>,
+    phase2_integrity: Option<Vec<String>>,
+    phase2_dh_groups: Option<Vec<u32>>,
+    tuning: TunnelTuning,
+}
+
+/// Reads and checks one tunnel's options against AWS's rules; checks that depend on other
+/// values (inside CIDR uniqueness, lifetimes against each other) are the caller's.
+fn parse_tunnel_spec(spec: &Params, n: usize) -> ApiResult<TunnelSpec> {
+    let inside_cidr = spec
+        .get("TunnelInsideCidr")
+        .map(|t| validate_inside_cidr(t, n))
+        .transpose()?;
+    if spec.get("TunnelInsideIpv6Cidr").is_some() {
+        return Err(ApiError::invalid(
+            "TunnelInsideIpv6Cidr needs TunnelInsideIpVersion ipv6, which a virtual private gateway does not support",
+        ));
+    }
+    let psk = match spec.get("PreSharedKey") {
+        Some(k) => {
+            validate_psk(k, n)?;
+            Some(k.to_string())
+        }
+        None => None,
+    };
+    let given = |v: Vec<String>| (!v.is_empty()).then_some(v);
+    let names = |key: &str, allowed: &[&str], what: &str| -> ApiResult<Option<Vec<String>>> {
+        let v = spec.value_items(key);
+        check_values(&v, allowed, what)?;
+        Ok(given(v))
+    };
+    let groups = |key: &str, allowed: &[u32], what: &str| -> ApiResult<Option<Vec<u32>>> {
+        let v = spec.value_items(key);
+        given(v).map(|v| dh_groups(&v, allowed, what)).transpose()
+    };
+    let number = |key: &str| -> ApiResult<Option<u32>> { spec.int::<u32>(key) };
+    let choice = |key: &str, allowed: &[&str]| -> ApiResult<Option<String>> {
+        match spec.get(key) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+            Some(v) => Err(ApiError::invalid(format!(
+                "Value '{v}' for {key} of tunnel {n} is invalid. Valid values: {}",
+                allowed.join(", ")
+            ))),
+        }
+    };
+    Ok(TunnelSpec {
+        inside_cidr,
+        psk,
+        ike_versions: names("IKEVersion", &["ikev1", "ikev2"], "IKEVersions")?,
+        phase1_encryption: names(
+            "Phase1EncryptionAlgorithm",
+            &ENCRYPTION,
+            "Phase1EncryptionAlgorithms",
+        )?,
+        phase1_integrity: names(
+            "Phase1IntegrityAlgorithm",
+            &INTEGRITY,
+            "Phase1IntegrityAlgorithms",
+        )?,
+        phase1_dh_groups: groups("Phase1DHGroupNumber", &PHASE1_DH, "Phase1DHGroupNumbers")?,
+        phase2_encryption: names(
+            "Phase2EncryptionAlgorithm",
+            &ENCRYPTION,
+            "Phase2EncryptionAlgorithms",
+        )?,
+        phase2_integrity: names(
+            "Phase2IntegrityAlgorithm",
+            &INTEGRITY,
+            "Phase2IntegrityAlgorithms",
+        )?,
+        phase2_dh_groups: groups("Phase2DHGroupNumber", &PHASE2_DH, "Phase2DHGroupNumbers")?,
+        tuning: TunnelTuning {
+            phase1_lifetime_s: number("Phase1LifetimeSeconds")?,
+            phase2_lifetime_s: number("Phase2LifetimeSeconds")?,
+            rekey_margin_s: number("RekeyMarginTimeSeconds")?,
+            rekey_fuzz_pct: number("RekeyFuzzPercentage")?,
+            replay_window: number("ReplayWindowSize")?,
+            dpd_timeout_s: number("DPDTimeoutSeconds")?,
+            dpd_timeout_action: choice("DPDTimeoutAction", &["clear", "none", "restart"])?,
+            startup_action: choice("StartupAction", &["add", "start"])?,
+        },
+    })
+}
+
+/// AWS's defaults for the tuning options a tunnel leaves unset.
+const PHASE1_LIFETIME_S: u32 = 28_800;
+const PHASE2_LIFETIME_S: u32 = 3_600;
+
+/// The documented ranges of the tuning options, on the values that will be in effect.
+fn check_tuning(t: &TunnelTuning, n: usize) -> ApiResult<()> {
+    let range = |name: &str, v: Option<u32>, lo: u32, hi: u32| -> ApiResult<()> {
+        match v {
+            Some(x) if !(lo..=hi).contains(&x) => Err(ApiError::invalid(format!(
+                "The value {x} for {name} of tunnel {n} is invalid: it must be between {lo} and {hi}"
+            ))),
+            _ => Ok(()),
+        }
+    };
+    let p1 = t.phase1_lifetime_s.unwrap_or(PHASE1_LIFETIME_S);
+    let p2 = t.phase2_lifetime_s.unwrap_or(PHASE2_LIFETIME_S);
+    range("Phase1LifetimeSeconds", t.phase1_lifetime_s, 900, 28_800)?;
+    range("Phase2LifetimeSeconds", t.phase2_lifetime_s, 900, 3_600)?;
+    if p2 >= p1 {
+        return Err(ApiError::invalid(format!(
+            "Phase2LifetimeSeconds ({p2}) of tunnel {n} must be less than Phase1LifetimeSeconds ({p1})"
+        )));
+    }
+    range("RekeyMarginTimeSeconds", t.rekey_margin_s, 60, p2 / 2)?;
+    range("RekeyFuzzPercentage", t.rekey_fuzz_pct, 0, 100)?;
+    range("ReplayWindowSize", t.replay_window, 64, 2048)?;
+    range("DPDTimeoutSeconds", t.dpd_timeout_s, 30, u32::MAX)?;
+    Ok(())
+}
+
+fn inside_cidr_taken(net: Ipv4Net, n: usize, vgw_id: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "The tunnel inside CIDR '{net}' for tunnel {n} is already used by another tunnel of virtual private gateway '{vgw_id}'"
+    ))
+}
+
 pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiResult<String> {
     let ty = p.req("Type")?;
     if ty != "ipsec.1" {
@@ -578,14 +716,11 @@ pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiRes
     let mut tunnels = Vec::new();
     for i in 0..2 {
         let n = i + 1;
-        let spec = specs.get(i).cloned().unwrap_or_default();
-        let inside = match spec.get("TunnelInsideCidr") {
-            Some(t) => {
-                let net = validate_inside_cidr(t, n)?;
+        let spec = parse_tunnel_spec(&specs.get(i).cloned().unwrap_or_default(), n)?;
+        let inside = match spec.inside_cidr {
+            Some(net) => {
                 if taken.contains(&net) {
-                    return Err(ApiError::invalid(format!(
-                        "The tunnel inside CIDR '{net}' for tunnel {n} is already used by another tunnel of virtual private gateway '{vgw_id}'"
-                    )));
+                    return Err(inside_cidr_taken(net, n, &vgw_id));
                 }
                 net
             }
@@ -593,44 +728,24 @@ pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiRes
                 .ok_or_else(|| ApiError::invalid("No free tunnel inside CIDR is left"))?,
         };
         taken.push(inside);
-        let psk = match spec.get("PreSharedKey") {
-            Some(k) => {
-                validate_psk(k, n)?;
-                k.to_string()
-            }
+        let psk = match spec.psk {
+            Some(k) => k,
             None => generated_psk(world.ids.next("aws-psk")),
         };
-        let ike = spec.value_items("IKEVersion");
-        check_values(&ike, &["ikev1", "ikev2"], "IKEVersions")?;
-        let p1e = spec.value_items("Phase1EncryptionAlgorithm");
-        check_values(&p1e, &ENCRYPTION, "Phase1EncryptionAlgorithms")?;
-        let p2e = spec.value_items("Phase2EncryptionAlgorithm");
-        check_values(&p2e, &ENCRYPTION, "Phase2EncryptionAlgorithms")?;
-        let p1i = spec.value_items("Phase1IntegrityAlgorithm");
-        check_values(&p1i, &INTEGRITY, "Phase1IntegrityAlgorithms")?;
-        let p2i = spec.value_items("Phase2IntegrityAlgorithm");
-        check_values(&p2i, &INTEGRITY, "Phase2IntegrityAlgorithms")?;
-        let p1d = dh_groups(
-            &spec.value_items("Phase1DHGroupNumber"),
-            &PHASE1_DH,
-            "Phase1DHGroupNumbers",
-        )?;
-        let p2d = dh_groups(
-            &spec.value_items("Phase2DHGroupNumber"),
-            &PHASE2_DH,
-            "Phase2DHGroupNumbers",
-        )?;
+        check_tuning(&spec.tuning, n)?;
         tunnels.push(VpnTunnel {
             outside_ip: Ipv4Addr::UNSPECIFIED,
             inside_cidr: inside,
             psk,
-            ike_versions: ike,
-            phase1_encryption: p1e,
-            phase1_integrity: p1i,
-            phase1_dh_groups: p1d,
-            phase2_encryption: p2e,
-            phase2_integrity: p2i,
-            phase2_dh_groups: p2d,
+            ike_versions: spec.ike_versions.unwrap_or_default(),
+            phase1_encryption: spec.phase1_encryption.unwrap_or_default(),
+            phase1_integrity: spec.phase1_integrity.unwrap_or_default(),
+            phase1_dh_groups: spec.phase1_dh_groups.unwrap_or_default(),
+            phase2_encryption: spec.phase2_encryption.unwrap_or_default(),
+            phase2_integrity: spec.phase2_integrity.unwrap_or_default(),
+            phase2_dh_groups: spec.phase2_dh_groups.unwrap_or_default(),
+            tuning: spec.tuning,
+            reconfigured_ms: 0,
         });
     }
     let tags = p.tag_specifications("vpn-connection")?;
@@ -651,6 +766,7 @@ pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiRes
         tags,
         created_ms: now,
         ready_ms: now + ctx.latency.ms(Op::AwsVpnConnectionCreate),
+        modifying_until_ms: 0,
         deleted: None,
     };
     world.aws.vpn_connections.insert(id.clone(), c);
@@ -664,48 +780,136 @@ pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiRes
     Ok(x.into_string())
 }
 
-/// A short customer gateway configuration document, like the one AWS generates (the
-/// generic-device flavour): per tunnel the outside and inside addresses, the key and BGP.
+/// AWS's names for the algorithms of the configuration document, and the first choice
+/// of a list (AWS's sample document shows the minimum, AES128 / SHA1 / group 2, unless the
+/// tunnel narrowed the lists).
+fn ike_encryption(name: &str) -> String {
+    match name {
+        "AES256" => "aes-256-cbc".into(),
+        "AES128-GCM-16" => "aes-128-gcm-16".into(),
+        "AES256-GCM-16" => "aes-256-gcm-16".into(),
+        _ => "aes-128-cbc".into(),
+    }
+}
+
+fn ike_integrity(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+fn esp_integrity(name: &str) -> String {
+    match name {
+        "SHA2-256" => "hmac-sha256-128".into(),
+        "SHA2-384" => "hmac-sha384-192".into(),
+        "SHA2-512" => "hmac-sha512-256".into(),
+        _ => "hmac-sha1-96".into(),
+    }
+}
+
+fn first_or<'a>(list: &'a [String], default: &'a str) -> &'a str {
+    list.first().map_or(default, String::as_str)
+}
+
+/// The customer gateway configuration document in the XML format AWS publishes (the generic
+/// device's): the connection's ids, then per tunnel the customer gateway's and the virtual
+/// private gateway's outside and inside addresses (with BGP for dynamic connections), the IKE
+/// and the IPsec parameters. Clients parse it (Terraform's AWS provider reads the addresses,
+/// BGP ASN and hold time, and the key of each tunnel from it), so its shape is AWS's.
 fn cgw_configuration(aws: &AwsCloud, c: &VpnConnection) -> String {
     let cgw = aws.customer_gateways.get(&c.customer_gateway_id);
     let vgw = aws.vpn_gateways.get(&c.vpn_gateway_id);
-    let mut x = Xml::new();
-    x.node("vpn_connection", |x| {
-        x.leaf("vpn_connection_id", &c.id)
-            .leaf("customer_gateway_id", &c.customer_gateway_id)
-            .leaf("vpn_gateway_id", &c.vpn_gateway_id)
-            .leaf("vpn_connection_type", "ipsec.1");
-        for t in &c.tunnels {
-            let hosts: Vec<Ipv4Addr> = t.inside_cidr.hosts().collect();
-            x.node("ipsec_tunnel", |x| {
-                x.node("customer_gateway", |x| {
-                    x.opt("outside_address", cgw.map(|g| g.ip_address))
-                        .opt("inside_address", hosts.get(1))
-                        .opt(
-                            "bgp_asn",
-                            cgw.filter(|_| !c.static_routes_only).map(|g| g.bgp_asn),
-                        );
-                })
-                .node("vpn_gateway", |x| {
-                    x.leaf("outside_address", t.outside_ip)
-                        .opt("inside_address", hosts.first())
-                        .opt(
-                            "bgp_asn",
-                            vgw.filter(|_| !c.static_routes_only)
-                                .map(|g| g.amazon_side_asn),
-                        );
-                })
-                .node("ike", |x| {
-                    x.leaf("pre_shared_key", &t.psk);
-                });
+    let bgp = !c.static_routes_only;
+    let inside = |x: &mut Xml, t: &VpnTunnel, host: usize| {
+        let ip = t.inside_cidr.hosts().nth(host);
+        x.node("tunnel_inside_address", |x| {
+            x.opt("ip_address", ip)
+                .leaf("network_mask", t.inside_cidr.netmask())
+                .leaf("network_cidr", t.inside_cidr.prefix_len());
+        });
+    };
+    let bgp_node = |x: &mut Xml, asn: Option<u64>| {
+        if let Some(asn) = asn.filter(|_| bgp) {
+            x.node("bgp", |x| {
+                x.leaf("asn", asn).leaf("hold_time", BGP_HOLD_TIME_S);
             });
         }
-    });
-    x.into_string()
+    };
+    let mut x = Xml::new();
+    x.leaf("customer_gateway_id", &c.customer_gateway_id)
+        .leaf("vpn_gateway_id", &c.vpn_gateway_id)
+        .leaf("vpn_connection_type", "ipsec.1");
+    for t in &c.tunnels {
+        let pfs = |groups: &[u32]| format!("group{}", groups.first().copied().unwrap_or(2));
+        x.node("ipsec_tunnel", |x| {
+            x.node("customer_gateway", |x| {
+                x.node("tunnel_outside_address", |x| {
+                    x.opt("ip_address", cgw.map(|g| g.ip_address));
+                });
+                inside(x, t, 1);
+                bgp_node(x, cgw.map(|g| g.bgp_asn));
+            })
+            .node("vpn_gateway", |x| {
+                x.node("tunnel_outside_address", |x| {
+                    x.leaf("ip_address", t.outside_ip);
+                });
+                inside(x, t, 0);
+                bgp_node(x, vgw.map(|g| g.amazon_side_asn));
+            })
+            .node("ike", |x| {
+                x.leaf(
+                    "authentication_protocol",
+                    ike_integrity(first_or(&t.phase1_integrity, "SHA1")),
+                )
+                .leaf(
+                    "encryption_protocol",
+                    ike_encryption(first_or(&t.phase1_encryption, "AES128")),
+                )
+                .leaf(
+                    "lifetime",
+                    t.tuning.phase1_lifetime_s.unwrap_or(PHASE1_LIFETIME_S),
+                )
+                .leaf("perfect_forward_secrecy", pfs(&t.phase1_dh_groups))
+                .leaf("mode", "main")
+                .leaf("pre_shared_key", &t.psk);
+            })
+            .node("ipsec", |x| {
+                let dpd = t.tuning.dpd_timeout_s.unwrap_or(30);
+                x.leaf("protocol", "esp")
+                    .leaf(
+                        "authentication_protocol",
+                        esp_integrity(first_or(&t.phase2_integrity, "SHA1")),
+                    )
+                    .leaf(
+                        "encryption_protocol",
+                        ike_encryption(first_or(&t.phase2_encryption, "AES128")),
+                    )
+                    .leaf(
+                        "lifetime",
+                        t.tuning.phase2_lifetime_s.unwrap_or(PHASE2_LIFETIME_S),
+                    )
+                    .leaf("perfect_forward_secrecy", pfs(&t.phase2_dh_groups))
+                    .leaf("mode", "tunnel")
+                    .leaf("clear_df_bit", true)
+                    .leaf("fragmentation_before_encryption", true)
+                    .leaf("tcp_mss_adjustment", 1379)
+                    .node("dead_peer_detection", |x| {
+                        // DPD declares the peer dead after `retries` missed `interval`s.
+                        x.leaf("interval", 10).leaf("retries", (dpd / 10).max(3));
+                    });
+            });
+        });
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<vpn_connection id=\"{}\">{}</vpn_connection>",
+        c.id,
+        x.into_string()
+    )
 }
 
+/// The BGP hold time AWS's VGW uses (and shows in the configuration document).
+const BGP_HOLD_TIME_S: u32 = 30;
+
 fn vpn_xml(x: &mut Xml, aws: &AwsCloud, c: &VpnConnection, net: &NetState, now: u64) {
-    let state = lifecycle(now, c.ready_ms, c.deleted.as_ref());
+    let state = c.state(now);
     x.leaf("vpnConnectionId", &c.id).leaf("state", state);
     if state != "deleted" {
         x.leaf("customerGatewayConfiguration", cgw_configuration(aws, c));
@@ -758,9 +962,17 @@ fn tunnel_option_xml(x: &mut Xml, t: &VpnTunnel) {
             });
         }
     };
+    let tu = &t.tuning;
     x.leaf("outsideIpAddress", t.outside_ip)
         .leaf("tunnelInsideCidr", t.inside_cidr)
-        .leaf("preSharedKey", &t.psk);
+        .leaf("preSharedKey", &t.psk)
+        .opt("phase1LifetimeSeconds", tu.phase1_lifetime_s)
+        .opt("phase2LifetimeSeconds", tu.phase2_lifetime_s)
+        .opt("rekeyMarginTimeSeconds", tu.rekey_margin_s)
+        .opt("rekeyFuzzPercentage", tu.rekey_fuzz_pct)
+        .opt("replayWindowSize", tu.replay_window)
+        .opt("dpdTimeoutSeconds", tu.dpd_timeout_s)
+        .opt("dpdTimeoutAction", tu.dpd_timeout_action.as_ref());
     values(
         x,
         "phase1EncryptionAlgorithmSet",
@@ -784,6 +996,7 @@ fn tunnel_option_xml(x: &mut Xml, t: &VpnTunnel) {
         t.phase2_dh_groups.iter().map(u32::to_string).collect(),
     );
     values(x, "ikeVersionSet", t.ike_versions.clone());
+    x.opt("startupAction", tu.startup_action.as_ref());
 }
 
 pub fn describe_vpn_connections(
@@ -815,7 +1028,7 @@ pub fn describe_vpn_connections(
         let keep = matches(&filters, &c.tags, |name| {
             Some(match name {
                 "vpn-connection-id" => vec![c.id.clone()],
-                "state" => vec![lifecycle(now, c.ready_ms, c.deleted.as_ref()).into()],
+                "state" => vec![c.state(now).into()],
                 "customer-gateway-id" => vec![c.customer_gateway_id.clone()],
                 "vpn-gateway-id" => vec![c.vpn_gateway_id.clone()],
                 "type" => vec!["ipsec.1".into()],
@@ -853,6 +1066,108 @@ pub fn delete_vpn_connection(aws: &mut AwsCloud, ctx: &Ctx, p: &Params) -> ApiRe
         });
     }
     ok_return()
+}
+
+/// ModifyVpnTunnelOptions: changes one tunnel's options in place (the tunnel is named by its
+/// outside address, which does not change). The connection is `modifying` and the tunnel
+/// down while AWS re-establishes it with the new options; only an `available` connection can
+/// be modified, one tunnel at a time, as EC2 documents.
+pub fn modify_vpn_tunnel_options(world: &mut World, ctx: &Ctx, p: &Params) -> ApiResult<String> {
+    let id = p.req("VpnConnectionId")?.to_string();
+    let outside = p.req("VpnTunnelOutsideIpAddress")?.to_string();
+    if p.sub("TunnelOptions").is_empty() {
+        return Err(ApiError::missing("TunnelOptions"));
+    }
+    let now = ctx.now_ms;
+    let aws = &world.aws;
+    let c = aws
+        .vpn_connections
+        .get(&id)
+        .filter(|c| c.deleted.is_none() && !aws.invisible(now, c.created_ms))
+        .ok_or_else(|| {
+            ApiError::not_found("InvalidVpnConnectionID.NotFound", "vpn connection", &id)
+        })?;
+    let i = c
+        .tunnels
+        .iter()
+        .position(|t| t.outside_ip.to_string() == outside)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "The VPN tunnel outside IP address '{outside}' is not a tunnel of VPN connection '{id}'"
+            ))
+        })?;
+    let state = c.state(now);
+    if state != "available" {
+        return Err(ApiError::incorrect_state(format!(
+            "The VPN connection '{id}' cannot be modified while it is {state}"
+        )));
+    }
+    let n = i + 1;
+    let spec = parse_tunnel_spec(&p.sub("TunnelOptions"), n)?;
+    if let Some(net) = spec.inside_cidr {
+        let taken = aws.vpn_connections.values().any(|o| {
+            o.vpn_gateway_id == c.vpn_gateway_id
+                && o.deleted.is_none()
+                && o.tunnels
+                    .iter()
+                    .enumerate()
+                    .any(|(j, t)| t.inside_cidr == net && !(o.id == id && j == i))
+        });
+        if taken {
+            return Err(inside_cidr_taken(net, n, &c.vpn_gateway_id));
+        }
+    }
+    let mut t = c.tunnels[i].clone();
+    let old = t.tuning.clone();
+    let merge = |new: Option<u32>, old: Option<u32>| new.or(old);
+    t.tuning = TunnelTuning {
+        phase1_lifetime_s: merge(spec.tuning.phase1_lifetime_s, old.phase1_lifetime_s),
+        phase2_lifetime_s: merge(spec.tuning.phase2_lifetime_s, old.phase2_lifetime_s),
+        rekey_margin_s: merge(spec.tuning.rekey_margin_s, old.rekey_margin_s),
+        rekey_fuzz_pct: merge(spec.tuning.rekey_fuzz_pct, old.rekey_fuzz_pct),
+        replay_window: merge(spec.tuning.replay_window, old.replay_window),
+        dpd_timeout_s: merge(spec.tuning.dpd_timeout_s, old.dpd_timeout_s),
+        dpd_timeout_action: spec.tuning.dpd_timeout_action.or(old.dpd_timeout_action),
+        startup_action: spec.tuning.startup_action.or(old.startup_action),
+    };
+    check_tuning(&t.tuning, n)?;
+    if let Some(net) = spec.inside_cidr {
+        t.inside_cidr = net;
+    }
+    if let Some(k) = spec.psk {
+        t.psk = k;
+    }
+    let lists = [
+        (spec.ike_versions, &mut t.ike_versions),
+        (spec.phase1_encryption, &mut t.phase1_encryption),
+        (spec.phase1_integrity, &mut t.phase1_integrity),
+        (spec.phase2_encryption, &mut t.phase2_encryption),
+        (spec.phase2_integrity, &mut t.phase2_integrity),
+    ];
+    for (new, field) in lists {
+        if let Some(v) = new {
+            *field = v;
+        }
+    }
+    if let Some(v) = spec.phase1_dh_groups {
+        t.phase1_dh_groups = v;
+    }
+    if let Some(v) = spec.phase2_dh_groups {
+        t.phase2_dh_groups = v;
+    }
+    let done = now + ctx.latency.ms(Op::AwsVpnConnectionModify);
+    t.reconfigured_ms = done;
+    if let Some(c) = world.aws.vpn_connections.get_mut(&id) {
+        c.tunnels[i] = t;
+        c.modifying_until_ms = done;
+    }
+    let net = ctx.net(world);
+    let aws = &world.aws;
+    let mut x = Xml::new();
+    if let Some(c) = aws.vpn_connections.get(&id) {
+        x.node("vpnConnection", |x| vpn_xml(x, aws, c, net, now));
+    }
+    Ok(x.into_string())
 }
 
 /// CreateVpnConnectionRoute (`create`) and DeleteVpnConnectionRoute.

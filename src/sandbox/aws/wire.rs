@@ -97,6 +97,10 @@ impl Params {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.map.values().all(String::is_empty)
+    }
+
     /// The parameters under `prefix.` with the prefix removed.
     pub fn sub(&self, prefix: &str) -> Params {
         let p = format!("{prefix}.");
