@@ -378,6 +378,36 @@ async fn router_entries_written_at_once_all_survive() {
     create_in_order(&p, &plan, &mut known, &entries).await;
     let router = router_of(&plan);
     let path = format!("regions/{R}/routers/{}", router.name);
+
+    // An entry found with other values is made to carry the planned ones.
+    let iface = gcp_resources(&plan)
+        .into_iter()
+        .find(|r| r.kind == Kind::GcpRouterInterface)
+        .unwrap();
+    let planned = known.desired(&plan, iface);
+    let mut other = planned.clone();
+    other
+        .attrs
+        .0
+        .insert("ip_range".into(), Attr::Str("169.254.200.2/30".into()));
+    let ip_range = |rt: &serde_json::Value| rt["interfaces"][0]["ipRange"].clone();
+    p.create(&other).await.unwrap();
+    assert_eq!(ip_range(&compute_get(&sb, &path).await), "169.254.200.2/30");
+    p.create(&planned).await.unwrap();
+    let rt = compute_get(&sb, &path).await;
+    assert_eq!(
+        ip_range(&rt),
+        serde_json::to_value(&iface.attributes["ip_range"]).unwrap()
+    );
+    assert_eq!(rt["interfaces"].as_array().unwrap().len(), 1);
+    // Looked up by identity before its router was found: absent, not an error.
+    let mut orphan = planned.clone();
+    orphan
+        .attrs
+        .0
+        .insert("router".into(), Attr::Unknown("gcp.router.x.id".into()));
+    assert_eq!(p.read(&orphan, None).await.unwrap(), None);
+
     for kind in entries {
         let rs: Vec<&Resource> = gcp_resources(&plan)
             .into_iter()

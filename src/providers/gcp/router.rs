@@ -6,7 +6,7 @@ use super::{
     canonical, check_adopted, id_only, int, network_path, project, GcpProvider, Loc, Scope, POLL,
 };
 use crate::plan::resource::Kind;
-use crate::providers::{Desired, Outputs, ProviderError};
+use crate::providers::{Attr, Desired, Outputs, ProviderError};
 use google_cloud_compute_v1::model::{
     router_bgp, router_bgp_peer, Router, RouterBgp, RouterBgpPeer, RouterInterface,
 };
@@ -236,9 +236,14 @@ impl GcpProvider {
 
     /// Adds the planned interface or peer, or replaces an entry of the same name whose
     /// planned fields differ; an equal entry is adopted without a write.
-    async fn upsert_entry(&self, d: &Desired, e: Entry) -> Result<Outputs, ProviderError> {
+    async fn upsert_entry(
+        &self,
+        d: &Desired,
+        e: Entry,
+        id: Option<&str>,
+    ) -> Result<Outputs, ProviderError> {
         let what = d.address.as_str();
-        let (l, name) = entry_loc(d, None)?;
+        let (l, name) = entry_loc(d, id)?;
         let router = match e {
             Entry::Interface => {
                 let want = interface(d)?;
@@ -298,7 +303,7 @@ impl GcpProvider {
 pub(super) async fn create(p: &GcpProvider, d: &Desired) -> Result<Outputs, ProviderError> {
     let what = d.address.as_str();
     if let Some(e) = Entry::of(d.kind) {
-        return p.upsert_entry(d, e).await;
+        return p.upsert_entry(d, e, None).await;
     }
     let l = router_loc(d, None)?;
     let region = l.region.clone().unwrap_or_default();
@@ -341,7 +346,7 @@ pub(super) async fn update(
 ) -> Result<Outputs, ProviderError> {
     let what = d.address.as_str();
     match d.kind {
-        Kind::GcpRouterPeer => p.upsert_entry(d, Entry::Peer).await,
+        Kind::GcpRouterPeer => p.upsert_entry(d, Entry::Peer, Some(id)).await,
         Kind::GcpRouter => {
             let l = router_loc(d, Some(id))?;
             let r = p
@@ -372,6 +377,10 @@ pub(super) async fn read(
             r.map(|r| id_only(r.self_link.as_ref(), what)).transpose()
         }
         Some(e) => {
+            // Looked up by identity while the router was not found: neither is its entry.
+            if id.is_none() && matches!(d.attrs.get("router"), Some(Attr::Unknown(_))) {
+                return Ok(None);
+            }
             let (l, name) = entry_loc(d, id)?;
             match p.get_router(&l, what).await? {
                 Some(r) if e.names(&r).contains(&Some(&name)) => {
