@@ -601,3 +601,31 @@ async fn absent_resources_read_as_none_and_delete_fine() {
     assert_eq!(created(&sb), 0);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_predecessor_with_other_fixed_attributes_is_not_adopted() {
+    // A customer gateway replaced for a new peer IP: the old one (same identity tags, still
+    // there until its replacement is in) is not adopted for the new address.
+    let sb = common::start(common::triangle()).await;
+    let p = AwsProvider::new(provider_config(&sb, 0.001)).await.unwrap();
+    let (_, plan) = triangle_plan();
+    let r = aws_resources(&plan)
+        .into_iter()
+        .find(|r| r.kind == Kind::AwsCustomerGateway)
+        .unwrap();
+    let d = desired_with(&plan, r, &fake_outputs(&plan), &plan.secrets);
+    let old = p.create(&d).await.unwrap();
+    let mut moved = d.clone();
+    moved.attrs.0.insert(
+        "ip_address".into(),
+        peerctl::providers::Attr::Str("203.0.113.99".into()),
+    );
+    let new = p.create(&moved).await.unwrap();
+    assert_ne!(old["id"], new["id"]);
+    assert_eq!(p.read(&moved, None).await.unwrap(), Some(new.clone()));
+    assert_eq!(p.read(&d, None).await.unwrap(), Some(old.clone()));
+    p.delete(&d, &old["id"]).await.unwrap();
+    p.delete(&moved, &new["id"]).await.unwrap();
+    assert_eq!(created(&sb), 0);
+    sb.stop().await;
+}

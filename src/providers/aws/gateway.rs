@@ -46,7 +46,16 @@ impl AwsProvider {
                     .send()
             })
             .await?;
-        let mut live = out.vpn_gateways().iter().filter(|g| !is_gone(vgw_state(g)));
+        // The ASN is fixed at creation: a VGW with another one is a predecessor being
+        // replaced, not this resource.
+        let asn = d.attrs.opt_int("amazon_side_asn");
+        let mut live = out.vpn_gateways().iter().filter(|g| {
+            let same = asn.is_none() || g.amazon_side_asn().is_none() || g.amazon_side_asn() == asn;
+            if !same {
+                tracing::info!(address = %d.address, vgw = ?g.vpn_gateway_id(), "not adopting a VGW with another ASN");
+            }
+            !is_gone(vgw_state(g)) && same
+        });
         let found = live.next().cloned();
         if let Some(extra) = live.next() {
             tracing::warn!(address = %d.address, twin = ?extra.vpn_gateway_id(), "several VGWs carry this identity; adopting the first");
@@ -319,10 +328,28 @@ impl AwsProvider {
                     .send()
             })
             .await?;
+        // IP and ASN are fixed: a gateway with others is a predecessor being replaced.
+        let ip = d.attrs.opt_str("ip_address");
+        let asn = d
+            .attrs
+            .opt_int("bgp_asn")
+            .or_else(|| d.attrs.opt_int("bgp_asn_extended"));
         Ok(out
             .customer_gateways()
             .iter()
-            .find(|g| !is_gone(g.state().unwrap_or("unknown")))
+            .filter(|g| !is_gone(g.state().unwrap_or("unknown")))
+            .find(|g| {
+                let have_asn = g
+                    .bgp_asn()
+                    .or(g.bgp_asn_extended())
+                    .and_then(|a| a.parse::<i64>().ok());
+                let same = ip.is_none_or(|ip| g.ip_address() == Some(ip))
+                    && (asn.is_none() || have_asn.is_none() || asn == have_asn);
+                if !same {
+                    tracing::info!(address = %d.address, cgw = ?g.customer_gateway_id(), "not adopting a customer gateway with another IP or ASN");
+                }
+                same
+            })
             .cloned())
     }
 

@@ -5,6 +5,11 @@
 //! `gateway` holds the VGW, its VPC attachment and customer gateways; `vpn` the VPN
 //! connections (tunnel options, re-keying) and their static routes; `vpc` route propagation
 //! and security group rules; `preflight` the read-only checks before an apply.
+//!
+//! Ids (the `id` output): EC2's own for a VGW (`vgw-…`), customer gateway (`cgw-…`) and VPN
+//! connection (`vpn-…`); `vgw-…/vpc-…` for an attachment; `vpn-…/CIDR` for a static route;
+//! the VGW's `vgw-…` for a route propagation; the sorted, comma-separated `sg-…` ids of the
+//! groups holding a security group rule's entries.
 
 mod gateway;
 mod preflight;
@@ -132,6 +137,24 @@ impl AwsProvider {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         T: Send,
     {
+        self.call_with_secrets(region, what, &[], f).await
+    }
+
+    /// [`call`](Self::call) for a request carrying `secrets` (pre-shared keys): they are
+    /// removed from any error before it is logged or returned.
+    async fn call_with_secrets<T, E, F, Fut>(
+        &self,
+        region: &str,
+        what: &str,
+        secrets: &[&str],
+        f: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: Fn(&Client) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<T, SdkError<E>>> + Send,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        T: Send,
+    {
         let client = self.client(region).await;
         let endpoint = self.endpoint(region);
         retry(&self.cfg, what, || async {
@@ -143,7 +166,9 @@ impl AwsProvider {
                     endpoint: endpoint.clone(),
                     message: "the provider is shutting down".into(),
                 })?;
-            f(&client).await.map_err(|e| sdk_error(&endpoint, e))
+            f(&client)
+                .await
+                .map_err(|e| scrub(sdk_error(&endpoint, e), secrets))
         })
         .await
     }

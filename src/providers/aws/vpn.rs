@@ -2,7 +2,7 @@
 //! and IKE proposal) and their static routes. Tunnels are matched to the plan by inside CIDR,
 //! never by EC2's order. A route's id is `vpn-…/DESTINATION_CIDR`.
 
-use super::{identity_filters, is_code, is_gone, known, scrub, tag_spec, AwsProvider};
+use super::{identity_filters, is_code, is_gone, known, tag_spec, AwsProvider};
 use super::{GATEWAY_POLL, VPN_POLL};
 use crate::providers::{Attrs, Desired, Outputs, ProviderError};
 use crate::state::Secret;
@@ -322,10 +322,22 @@ impl AwsProvider {
                     .send()
             })
             .await?;
+        // A connection's gateways cannot change: one on other gateways is a predecessor
+        // being replaced (unknown references match anything).
+        let vgw = known(d, "vpn_gateway_id");
+        let cgw = known(d, "customer_gateway_id");
         Ok(out
             .vpn_connections()
             .iter()
-            .find(|c| !is_gone(vpn_state(c)))
+            .filter(|c| !is_gone(vpn_state(c)))
+            .find(|c| {
+                let same = vgw.is_none_or(|g| c.vpn_gateway_id() == Some(g))
+                    && cgw.is_none_or(|g| c.customer_gateway_id() == Some(g));
+                if !same {
+                    tracing::info!(address = %d.address, vpn = ?c.vpn_connection_id(), "not adopting a VPN connection on other gateways");
+                }
+                same
+            })
             .cloned())
     }
 
@@ -441,8 +453,8 @@ impl AwsProvider {
                     "InvalidVpnGatewayID.NotFound",
                     "InvalidCustomerGatewayID.NotFound",
                 ],
-                || async {
-                    self.call(&d.region, "CreateVpnConnection", |c| {
+                || {
+                    self.call_with_secrets(&d.region, "CreateVpnConnection", &keys, |c| {
                         c.create_vpn_connection()
                             .r#type(ty)
                             .vpn_gateway_id(vgw)
@@ -451,8 +463,6 @@ impl AwsProvider {
                             .tag_specifications(tags.clone())
                             .send()
                     })
-                    .await
-                    .map_err(|e| scrub(e, &keys))
                 },
             )
             .await?;
@@ -503,16 +513,14 @@ impl AwsProvider {
                 &["IncorrectState"],
                 window,
                 every,
-                || async {
-                    self.call(&d.region, "ModifyVpnTunnelOptions", |c| {
+                || {
+                    self.call_with_secrets(&d.region, "ModifyVpnTunnelOptions", &keys, |c| {
                         c.modify_vpn_tunnel_options()
                             .vpn_connection_id(&id)
                             .vpn_tunnel_outside_ip_address(outside)
                             .tunnel_options(spec.clone())
                             .send()
                     })
-                    .await
-                    .map_err(|e| scrub(e, &keys))
                 },
             )
             .await?;
