@@ -490,6 +490,18 @@ async fn an_existing_gateway_subnet_is_adopted_and_survives_the_delete() {
     assert_eq!(st, 200, "the user's GatewaySubnet survives: {s}");
     assert_eq!(s["properties"]["addressPrefix"], "10.30.255.0/27");
 
+    // A rule of the same name that another plan address owns is not taken over.
+    let rule_r = rs.iter().find(|r| r.kind == Kind::AzureNsgRule).unwrap();
+    let rule = desired(&p, rule_r, &outs);
+    az.create(&rule).await.unwrap();
+    let mut twin = rule.clone();
+    twin.address = format!("{}-twin", rule.address);
+    let e = az.create(&twin).await.unwrap_err();
+    assert_eq!(e.code(), Some("PeerctlNameTaken"), "{e}");
+    az.delete(&rule, &az.read(&rule, None).await.unwrap().unwrap()["id"])
+        .await
+        .unwrap();
+
     // A GatewaySubnet with another prefix is never adopted (nor changed).
     let mut wrong = ds
         .iter()

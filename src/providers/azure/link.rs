@@ -626,6 +626,16 @@ impl AzureProvider {
                 self.wait_gone(&what, false, poll).await?;
             } else {
                 let r = self.wait_ready(&what, false, None, poll).await?;
+                // Rules have no tags: their description says whose they are.
+                let owner = r.properties.as_ref().and_then(|p| p.description.clone());
+                if let Some(o) = owner.filter(|o| o.starts_with("peerctl ")) {
+                    if o != d.description() {
+                        return Err(ProviderError::cloud(
+                            "PeerctlNameTaken",
+                            format!("{what} exists and belongs to {o:?}"),
+                        ));
+                    }
+                }
                 if Self::rule_matches(&r, &Self::rule_body(d)?) {
                     return Ok(Self::rule_outputs(&at, &r));
                 }
