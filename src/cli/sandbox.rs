@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// for this many milliseconds of sandbox time.
     #[arg(long, default_value_t = 0)]
     pub aws_consistency_ms: u64,
+    /// Refuse every cloud call as unauthenticated, with each cloud's own error (to test a
+    /// client's credential checks; `POST /_sandbox/auth {"reject": false}` lifts it).
+    #[arg(long)]
+    pub reject_credentials: bool,
 }
 
 pub fn run(args: SandboxArgs, target: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -285,6 +289,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         data_dir: a.data.clone(),
         aws_consistency_ms: a.aws_consistency_ms,
+        reject_credentials: a.reject_credentials,
     };
     let sandbox = Arc::new(Sandbox::new(config, Some(topology))?);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

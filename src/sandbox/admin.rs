@@ -5,6 +5,8 @@
 //! - `POST /_sandbox/reset`  — back to the seeded world, counters zeroed
 //! - `GET|POST /_sandbox/faults` — read / set `{fault_rate, throttle_rate, scripted: [...]}`
 //! - `POST /_sandbox/clock`  — `{"advance_ms": N}` moves sandbox time forward
+//! - `GET|POST /_sandbox/auth` — read / set `{"reject": bool}`: refuse every cloud call with
+//!   the cloud's own authentication error
 //! - `GET  /_sandbox/latency` — the time scale and every operation's real and scaled duration
 //! - `GET  /_sandbox/net`    — every tunnel end's decided state
 //! - `GET  /_sandbox/reach?from=A&to=B&proto=tcp&port=443` — can hosts of A reach B (names
@@ -26,6 +28,12 @@ struct FaultUpdate {
     throttle_rate: Option<f64>,
     /// Replaces the pending scripted faults when present.
     scripted: Option<Vec<ScriptedFault>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthUpdate {
+    reject: bool,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +115,14 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Response {
                     return Response::json(500, &json!({"error": e.to_string()}));
                 }
                 Response::json(200, &json!({"now_ms": inner.now_ms()}))
+            }
+            Err(e) => bad_request(e),
+        },
+        ("GET", "auth") => Response::json(200, &json!({"reject": inner.reject_credentials})),
+        ("POST", "auth") => match serde_json::from_slice::<AuthUpdate>(&req.body) {
+            Ok(u) => {
+                inner.reject_credentials = u.reject;
+                Response::json(200, &json!({"reject": u.reject}))
             }
             Err(e) => bad_request(e),
         },

@@ -30,6 +30,11 @@ pub struct SandboxConfig {
     /// AWS eventual consistency: for this long (sandbox ms) after its creation, a resource is
     /// `…NotFound` when described by id.
     pub aws_consistency_ms: u64,
+    /// Answer every cloud call with that cloud's own authentication error (EC2
+    /// `AuthFailure`, Google `UNAUTHENTICATED`, ARM `InvalidAuthenticationToken`), as a cloud
+    /// does for bad credentials: what a client's credential preflight must recognise.
+    /// `POST /_sandbox/auth` changes it at runtime.
+    pub reject_credentials: bool,
 }
 
 impl Default for SandboxConfig {
@@ -41,6 +46,7 @@ impl Default for SandboxConfig {
             seed: 0,
             data_dir: None,
             aws_consistency_ms: 0,
+            reject_credentials: false,
         }
     }
 }
@@ -65,6 +71,8 @@ pub(crate) struct Inner {
     pub config: SandboxConfig,
     /// Added to the wall clock: `POST /_sandbox/clock` moves time forward for tests.
     pub clock_offset_ms: u64,
+    /// Whether cloud calls are refused as unauthenticated (starts as the config says).
+    pub reject_credentials: bool,
     /// What `POST /_sandbox/reset` goes back to: the topology given at start, else the seeded
     /// world recorded when the data directory was first seeded (so that an in-process sandbox
     /// started without `-f` resets to its seed rather than to nothing).
@@ -108,6 +116,7 @@ impl Inner {
             self.config.throttle_rate,
             self.config.seed,
         );
+        self.reject_credentials = self.config.reject_credentials;
     }
 }
 
@@ -121,12 +130,14 @@ impl Sandbox {
     /// `config.data_dir` when one is there.
     pub fn new(config: SandboxConfig, topology: Option<Topology>) -> Result<Sandbox, SandboxError> {
         let faults = Faults::new(config.fault_rate, config.throttle_rate, config.seed);
+        let reject_credentials = config.reject_credentials;
         let mut inner = Inner {
             world: World::default(),
             stats: Stats::default(),
             faults,
             config,
             clock_offset_ms: 0,
+            reject_credentials,
             topology,
             seed: None,
         };
@@ -170,6 +181,16 @@ impl Sandbox {
                 )
             }
         };
+        // A cloud checks the caller's credentials before anything else: no fault draw, no
+        // counter, no change.
+        if inner.reject_credentials {
+            tracing::debug!(%cloud, path = %req.path, "credentials rejected");
+            return match cloud {
+                Cloud::Aws => aws::auth_failure(req),
+                Cloud::Gcp => gcp::auth_failure(req),
+                Cloud::Azure => azure::auth_failure(req),
+            };
+        }
         let op = match cloud {
             Cloud::Aws => aws::identify(req),
             Cloud::Gcp => gcp::identify(req),
@@ -222,6 +243,12 @@ impl Sandbox {
         if let Err(e) = inner.persist() {
             tracing::error!("cannot persist the sandbox world: {e}");
         }
+    }
+
+    /// Starts or stops answering every cloud call with the cloud's authentication error
+    /// (`SandboxConfig::reject_credentials`, `POST /_sandbox/auth`).
+    pub fn set_reject_credentials(&self, reject: bool) {
+        self.lock().reject_credentials = reject;
     }
 
     /// The `/_sandbox/stats` document.

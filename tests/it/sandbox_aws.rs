@@ -1267,3 +1267,27 @@ async fn sdk_modifies_tunnel_options_and_reads_vpc_attributes_and_security_group
     assert_eq!(by_id.security_group_rules().len(), 1);
     stop(sb).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_reach_the_sdk_as_auth_failure() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            reject_credentials: true,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let ec2 = client(&sb.url());
+    let err = ec2.describe_vpcs().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("AuthFailure"), "{err:?}");
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(401),
+        "{err:?}"
+    );
+    sb.sandbox.set_reject_credentials(false);
+    ec2.describe_vpcs().send().await.unwrap();
+    stop(sb).await;
+}

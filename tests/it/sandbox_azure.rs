@@ -1439,3 +1439,35 @@ fn after_applying_a_plan_created_resources_counts_what_the_plan_creates_by_kind(
         want.values().sum::<usize>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_reach_the_sdk_as_invalid_authentication_token() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            reject_credentials: true,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let az = client(&sb.url());
+    let err = az
+        .virtual_networks_client()
+        .get(RG, VNET, SUB)
+        .await
+        .expect_err("rejected");
+    assert_eq!(
+        error_code(&err),
+        (
+            StatusCode::Unauthorized,
+            Some("InvalidAuthenticationToken".to_string())
+        )
+    );
+    sb.sandbox.set_reject_credentials(false);
+    az.virtual_networks_client()
+        .get(RG, VNET, SUB)
+        .await
+        .expect("accepted");
+    sb.stop().await;
+}

@@ -225,3 +225,82 @@ async fn latency_table_shows_the_scale_and_each_operations_real_and_scaled_time(
     assert_eq!(real.len(), peerctl::sandbox::latency::Op::ALL.len());
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_answer_each_clouds_own_auth_error_until_lifted() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            reject_credentials: true,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let http = Http::new(sb.url());
+    let gcp_url = format!(
+        "{}/compute/v1/projects/acme-net/global/networks/prod-vpc",
+        sb.url()
+    );
+    let azure_url = format!(
+        "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/prod-vnet?api-version=2024-03-01",
+        sb.url()
+    );
+    let get = |url: String| {
+        let client = http.client.clone();
+        async move {
+            let r = client.get(url).send().await.expect("get");
+            let status = r.status().as_u16();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = serde_json::from_str(&r.text().await.unwrap()).expect("json");
+            (status, challenge, body)
+        }
+    };
+    let (status, body) = http.ec2(&[("Action", "DescribeVpcs")]).await;
+    assert_eq!(status, 401);
+    assert_eq!(tag(&body, "Code"), Some("AuthFailure"), "{body}");
+    assert!(body.contains("<Response><Errors><Error>"), "{body}");
+    let (status, challenge, body) = get(gcp_url.clone()).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], 401, "{body}");
+    assert_eq!(body["error"]["status"], "UNAUTHENTICATED", "{body}");
+    assert_eq!(body["error"]["errors"][0]["reason"], "authError", "{body}");
+    assert!(challenge.unwrap().starts_with("Bearer "));
+    let (status, challenge, body) = get(azure_url.clone()).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["error"]["code"], "InvalidAuthenticationToken",
+        "{body}"
+    );
+    assert!(challenge.unwrap().contains("invalid_token"));
+    // Nothing was counted: the clouds refused before doing anything.
+    let (_, stats) = http.admin("GET", "stats", None).await;
+    assert_eq!(stats["reads"], 0, "{stats}");
+
+    let (status, v) = http.admin("GET", "auth", None).await;
+    assert_eq!((status, v), (200, json!({"reject": true})));
+    let (status, _) = http
+        .admin("POST", "auth", Some(json!({"reject": "no"})))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = http
+        .admin("POST", "auth", Some(json!({"reject": false})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(http.ec2(&[("Action", "DescribeVpcs")]).await.0, 200);
+    assert_eq!(get(gcp_url.clone()).await.0, 200);
+    assert_eq!(get(azure_url.clone()).await.0, 200);
+    // A reset goes back to the configured behaviour.
+    http.admin("POST", "reset", None).await;
+    assert_eq!(http.ec2(&[("Action", "DescribeVpcs")]).await.0, 401);
+
+    let url = sb.url();
+    let out = tokio::task::spawn_blocking(move || common::run_python("auth_rejection.py", &[&url]))
+        .await
+        .unwrap();
+    assert!(out.contains("auth_rejection: ok"), "{out}");
+    sb.stop().await;
+}

@@ -2317,3 +2317,36 @@ async fn after_applying_the_gcp_part_of_a_plan_created_resources_equals_its_gcp_
     assert_eq!(stats["created_resources"], planned - 1, "{stats}");
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_reach_the_sdk_as_unauthenticated() {
+    let sb = common::start_with(
+        topology(),
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            reject_credentials: true,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let g = gcp(&sb.url()).await;
+    let err = g
+        .nets
+        .get()
+        .set_project(P)
+        .set_network("prod-vpc")
+        .send()
+        .await
+        .expect_err("rejected");
+    assert_eq!(err.http_status_code(), Some(401), "{err:?}");
+    assert_eq!(code(&err), Some(Code::Unauthenticated), "{err:?}");
+    sb.sandbox.set_reject_credentials(false);
+    g.nets
+        .get()
+        .set_project(P)
+        .set_network("prod-vpc")
+        .send()
+        .await
+        .expect("accepted");
+    sb.stop().await;
+}

@@ -475,6 +475,19 @@ pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
     wire::error(&err, &id)
 }
 
+/// EC2's answer to a request whose credentials it cannot validate: HTTP 401 `AuthFailure`
+/// in the usual error document.
+pub fn auth_failure(_req: &Request) -> Response {
+    static REJECTED: AtomicU64 = AtomicU64::new(0);
+    let id = wire::request_id((1 << 46) | REJECTED.fetch_add(1, Ordering::Relaxed));
+    let err = ApiError {
+        status: 401,
+        code: "AuthFailure".into(),
+        message: "AWS was not able to validate the provided access credentials".into(),
+    };
+    wire::error(&err, &id)
+}
+
 /// Seeds one topology network: the VPC with its CIDRs, its main route table (a `local`
 /// route per CIDR), one subnet per CIDR and the default security group, each tagged `Name`
 /// with the topology network's name. The topology's `route_tables` and `security_groups`

@@ -118,6 +118,22 @@ pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
     }
 }
 
+/// ARM's answer to a request whose bearer token it does not accept: 401
+/// `InvalidAuthenticationToken` with a `WWW-Authenticate` challenge (without `claims`, so
+/// that clients do not take it for a continuous-access-evaluation challenge and retry).
+pub fn auth_failure(_req: &Request) -> Response {
+    arm::error(
+        401,
+        "InvalidAuthenticationToken",
+        "The access token is invalid.",
+    )
+    .with_header(
+        "www-authenticate",
+        "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\", error_description=\"The access token is invalid.\"",
+    )
+    .with_header("x-ms-failure-cause", "gateway")
+}
+
 /// The tag that names a seeded resource's topology network.
 pub const NETWORK_TAG: &str = "peerctl-network";
 

@@ -52,6 +52,21 @@ pub fn fault_response(kind: FaultKind, _req: &Request) -> Response {
     }
 }
 
+/// Google's answer to a call without valid credentials: 401 `UNAUTHENTICATED` (reason
+/// `authError`) and a `WWW-Authenticate` challenge naming the token as invalid.
+pub fn auth_failure(_req: &Request) -> Response {
+    wire::error(
+        401,
+        "UNAUTHENTICATED",
+        "authError",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+    )
+    .with_header(
+        "www-authenticate",
+        "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
+    )
+}
+
 /// When seeded resources say they were created (seeding has no clock): 2024-01-01T00:00Z.
 const SEEDED_MS: u64 = 1_704_067_200_000;
 
