@@ -158,6 +158,21 @@ impl GcpProvider {
         F: Fn() -> Fut,
         Fut: Future<Output = google_cloud_compute_v1::Result<T>>,
     {
+        self.call_hiding(what, "", f).await
+    }
+
+    /// [`Self::call`] for a request carrying `secret`: every error, also the ones only logged
+    /// between retries, has it removed.
+    async fn call_hiding<T, F, Fut>(
+        &self,
+        what: &str,
+        secret: &str,
+        f: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = google_cloud_compute_v1::Result<T>>,
+    {
         let f = &f;
         retry(&self.cfg, what, move || async move {
             let _permit = self
@@ -165,7 +180,7 @@ impl GcpProvider {
                 .acquire()
                 .await
                 .map_err(|e| ProviderError::Attribute(format!("request limiter: {e}")))?;
-            f().await.map_err(|e| self.error(e))
+            f().await.map_err(|e| redact(self.error(e), secret))
         })
         .await
     }

@@ -339,15 +339,14 @@ async fn create_tunnel(p: &GcpProvider, d: &Desired) -> Result<Outputs, Provider
             .await?;
         }
         let sent = p
-            .call(what, || {
+            .call_hiding(what, &secret, || {
                 c.insert()
                     .set_project(&project)
                     .set_region(&region)
                     .set_body(body.clone())
                     .send()
             })
-            .await
-            .map_err(|e| redact(e, &secret));
+            .await;
         match sent {
             Ok(op) => {
                 p.wait(op, &scope, what, POLL_SLOW)
