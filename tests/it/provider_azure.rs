@@ -653,3 +653,148 @@ async fn preflight_reports_every_problem() {
     assert!(problems.iter().all(|p| p.cloud == Cloud::Azure));
     sb.stop().await;
 }
+
+type Handler = dyn Fn(&str, &str, &str) -> (u16, Vec<(&'static str, String)>, String) + Send + Sync;
+
+/// A minimal ARM stand-in on a loopback port for answers the sandbox never gives (refused
+/// credentials, a provisioning that fails after it was accepted): `handler(url, method, path)`
+/// gives status, headers and body. Returns its URL.
+async fn fake_arm(handler: std::sync::Arc<Handler>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let base = url.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (handler, base) = (handler.clone(), base.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                while buf.len() < head_end + length {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let mut first = head.lines().next().unwrap_or("").split(' ');
+                let method = first.next().unwrap_or("").to_string();
+                let target = first.next().unwrap_or("");
+                let path = target.split('?').next().unwrap_or("").to_string();
+                let (status, headers, body) = handler(&base, &method, &path);
+                let mut rsp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    rsp.push_str(&format!("{k}: {v}\r\n"));
+                }
+                rsp.push_str("\r\n");
+                rsp.push_str(&body);
+                let _ = sock.write_all(rsp.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+/// Refused credentials become a `credentials` problem in preflight; a provisioning that ends
+/// `Failed` is an error carrying the async operation's code and message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_and_failed_provisioning_are_reported_with_arm_details() {
+    let put_seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = put_seen.clone();
+    let url = fake_arm(std::sync::Arc::new(move |base: &str, method: &str, path: &str| {
+        use std::sync::atomic::Ordering;
+        let err = |status: u16, code: &str| {
+            (
+                status,
+                vec![("x-ms-error-code", code.to_string())],
+                json!({"error": {"code": code, "message": format!("{code} says no")}}).to_string(),
+            )
+        };
+        if path.contains("/virtualNetworks/") {
+            return err(401, "InvalidAuthenticationToken");
+        }
+        if path.contains("/networkSecurityGroups/") {
+            return err(403, "AuthorizationFailed");
+        }
+        if path == "/op/1" {
+            let body = json!({"status": "Failed", "error": {"code": "GatewayIpInvalid", "message": "no VPN device answers there"}});
+            return (200, vec![], body.to_string());
+        }
+        if path.contains("/localNetworkGateways/") {
+            let lng = |state: &str| {
+                json!({"id": path, "name": "x", "location": "eastus",
+                       "properties": {"provisioningState": state}})
+                .to_string()
+            };
+            return match method {
+                "PUT" => {
+                    seen.store(true, Ordering::SeqCst);
+                    (
+                        201,
+                        vec![("azure-asyncoperation", format!("{base}/op/1"))],
+                        lng("Updating"),
+                    )
+                }
+                _ if seen.load(Ordering::SeqCst) => (200, vec![], lng("Failed")),
+                _ => err(404, "ResourceNotFound"),
+            };
+        }
+        err(404, "InvalidResourceType")
+    }))
+    .await;
+    let az = provider(&url, 0.001).await;
+    let topo = triangle();
+    let problems = az.preflight(&topo.networks).await;
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].field, "credentials");
+    assert!(
+        problems[0].message.contains("InvalidAuthenticationToken"),
+        "{}",
+        problems[0].message
+    );
+
+    let p = plan_of(&topo);
+    let outs = foreign_outputs(&p);
+    let lng = azure_resources(&p)
+        .into_iter()
+        .find(|r| r.kind == Kind::AzureLocalNetworkGateway)
+        .unwrap();
+    match az.create(&desired(&p, &lng, &outs)).await.unwrap_err() {
+        ProviderError::Failed { what, message } => {
+            assert!(what.contains(&lng.name), "{what}");
+            assert_eq!(message, "GatewayIpInvalid: no VPN device answers there");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(put_seen.load(std::sync::atomic::Ordering::SeqCst));
+}
