@@ -581,7 +581,10 @@ impl AwsProvider {
             .filter_map(|g| g.group_id().map(str::to_string))
             .collect();
         found.sort();
-        Ok((!found.is_empty()).then(|| super::id_output(&found.join(","))))
+        // Read by id, the recorded id stays (a group that lost the rules is drift, not a new
+        // resource); by identity, the id is the groups that hold them.
+        let id = id.map_or_else(|| found.join(","), str::to_string);
+        Ok((!found.is_empty()).then(|| super::id_output(&id)))
     }
 
     /// Revokes, in the groups of `id`, the planned rules and any rule carrying this
