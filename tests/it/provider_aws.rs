@@ -629,3 +629,34 @@ async fn a_tagged_predecessor_with_other_fixed_attributes_is_not_adopted() {
     assert_eq!(created(&sb), 0);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_an_auth_error_and_a_credentials_problem() {
+    let sb = common::start_with(
+        common::triangle(),
+        SandboxConfig {
+            latency: Latency { scale: 0.0 },
+            reject_credentials: true,
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let p = AwsProvider::new(provider_config(&sb, 0.001)).await.unwrap();
+    let (topo, plan) = triangle_plan();
+    let problems = p.preflight(&topo.networks).await;
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].field, "credentials");
+    assert!(
+        problems[0].message.contains("AuthFailure"),
+        "{}",
+        problems[0]
+    );
+    let r = aws_resources(&plan)[0];
+    let d = desired_with(&plan, r, &fake_outputs(&plan), &plan.secrets);
+    match p.create(&d).await {
+        Err(ProviderError::Auth(m)) => assert!(m.contains("AuthFailure"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(created(&sb), 0);
+    sb.stop().await;
+}
