@@ -220,7 +220,12 @@ impl GcpProvider {
             return Ok(found);
         }
         match self.call(what, &insert).await {
-            Ok(op) => self.wait(op, &scope, what, interval).await?,
+            Ok(op) => match self.wait(op, &scope, what, interval).await {
+                // Another insert of the same name won inside the Operation: adopt it too.
+                Err(ProviderError::Failed { message, .. })
+                    if message.starts_with("RESOURCE_ALREADY_EXISTS") => {}
+                other => other?,
+            },
             Err(e) if is_conflict(&e) => {}
             Err(e) => return Err(e),
         }
