@@ -461,9 +461,11 @@ impl AzureProvider {
         }
     }
 
-    /// Polls `get` until the resource's provisioning state is Succeeded (or absent from the
-    /// model) and returns what `get` kept. Failed/Canceled fail with the async operation's error
-    /// when ARM gave one (`op_url`, the PUT's `Azure-AsyncOperation`).
+    /// Waits for a write to finish and returns what `get` keeps of the resource. With the
+    /// write's `Azure-AsyncOperation` URL (`op_url`), that operation is polled: it is ARM's
+    /// authority on the write (a resource GET just after an update may still show the previous
+    /// `Succeeded`) and the only place that says why it failed. Without one, the resource's
+    /// provisioning state is polled until Succeeded (or absent from the model).
     async fn wait_ready<T, F, Fut>(
         &self,
         what: &str,
@@ -477,6 +479,39 @@ impl AzureProvider {
     {
         let (interval, timeout) = self.pacing(gateway);
         let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || ProviderError::Timeout {
+            what: what.to_string(),
+            after: timeout,
+        };
+        if let Some(url) = op_url.and_then(|u| self.own_url(u)) {
+            loop {
+                match self.operation(&url).await? {
+                    // Gone (expired, or never kept): the resource's state decides below.
+                    None => break,
+                    Some(Operation::Done) => {
+                        return match get().await? {
+                            Some((_, v)) => Ok(v),
+                            None => Err(ProviderError::Failed {
+                                what: what.to_string(),
+                                message: "the resource disappeared once its operation succeeded"
+                                    .into(),
+                            }),
+                        }
+                    }
+                    Some(Operation::Failed(message)) => {
+                        return Err(ProviderError::Failed {
+                            what: what.to_string(),
+                            message,
+                        })
+                    }
+                    Some(Operation::Running) => {}
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(timed_out());
+                }
+                self.cfg.poll_sleep(interval).await;
+            }
+        }
         loop {
             match get().await? {
                 None => {
@@ -487,22 +522,15 @@ impl AzureProvider {
                 }
                 Some((None | Some(ProvisioningState::Succeeded), v)) => return Ok(v),
                 Some((Some(s), _)) if matches!(s, ProvisioningState::Failed) || is_canceled(&s) => {
-                    let detail = match op_url {
-                        Some(u) => self.operation_error(u).await,
-                        None => None,
-                    };
                     return Err(ProviderError::Failed {
                         what: what.to_string(),
-                        message: detail.unwrap_or_else(|| format!("provisioning state {s:?}")),
+                        message: format!("provisioning state {s:?}"),
                     });
                 }
                 Some(_) => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ProviderError::Timeout {
-                    what: what.to_string(),
-                    after: timeout,
-                });
+                return Err(timed_out());
             }
             self.cfg.poll_sleep(interval).await;
         }
@@ -542,32 +570,60 @@ impl AzureProvider {
         }
     }
 
-    /// The error of a finished async operation (`{"status","error":{"code","message"}}`), when
-    /// it can be read: the only place ARM says why a provisioning failed.
-    async fn operation_error(&self, url: &str) -> Option<String> {
-        let url = azure_core::Url::parse(url).ok()?;
-        let token = self
-            .credential
-            .get_token(&[self.scope.as_str()])
-            .await
-            .ok()?;
-        let mut req = azure_core::Request::new(url, azure_core::Method::Get);
-        req.insert_header(
-            headers::AUTHORIZATION,
-            format!("Bearer {}", token.token.secret()),
-        );
-        let rsp = self.transport.execute_request(&req).await.ok()?;
-        let body = rsp.into_body().collect().await.ok()?;
-        let (code, message) = error_body(&body);
-        match (code, message) {
-            (None, None) => None,
-            (c, m) => Some(format!(
-                "{}: {}",
-                c.unwrap_or_else(|| "Failed".into()),
-                m.unwrap_or_default()
-            )),
-        }
+    /// `url` when it is on the configured endpoint's host: the bearer token goes nowhere else.
+    fn own_url(&self, url: &str) -> Option<azure_core::Url> {
+        let u = azure_core::Url::parse(url).ok()?;
+        let ours = azure_core::Url::parse(&self.endpoint).ok()?;
+        (u.scheme() == ours.scheme()
+            && u.host_str() == ours.host_str()
+            && u.port_or_known_default() == ours.port_or_known_default())
+        .then_some(u)
     }
+
+    /// One read of an async operation (`{"status","error":{"code","message"}}`); `None` when
+    /// ARM no longer knows it (404).
+    async fn operation(&self, url: &azure_core::Url) -> Result<Option<Operation>, ProviderError> {
+        let body = found(
+            self.call("get async operation", || async {
+                let token = self.credential.get_token(&[self.scope.as_str()]).await?;
+                let mut req = azure_core::Request::new(url.clone(), azure_core::Method::Get);
+                req.insert_header(
+                    headers::AUTHORIZATION,
+                    format!("Bearer {}", token.token.secret()),
+                );
+                let rsp = self.transport.execute_request(&req).await?;
+                rsp.into_body().collect().await.map(|b| b.to_vec())
+            })
+            .await,
+        )?;
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ProviderError::cloud("InvalidResponse", format!("async operation status: {e}"))
+        })?;
+        let status = v.get("status").and_then(|s| s.as_str()).unwrap_or("");
+        Ok(Some(match status {
+            s if s.eq_ignore_ascii_case("Succeeded") => Operation::Done,
+            s if s.eq_ignore_ascii_case("Failed") || s.eq_ignore_ascii_case("Canceled") => {
+                let (code, message) = error_body(&body);
+                Operation::Failed(format!(
+                    "{}: {}",
+                    code.unwrap_or_else(|| s.to_string()),
+                    message.unwrap_or_else(|| "no detail given".into())
+                ))
+            }
+            _ => Operation::Running,
+        }))
+    }
+}
+
+/// Where an async operation stands.
+enum Operation {
+    Running,
+    Done,
+    /// Failed or Canceled, with ARM's code and message.
+    Failed(String),
 }
 
 /// The `Azure-AsyncOperation` URL of a PUT/DELETE answer.
