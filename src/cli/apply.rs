@@ -106,6 +106,8 @@ async fn apply(
             }
         }
     };
+    super::redact::register(intent.secrets.values().map(|s| s.expose()));
+    super::redact::register(state.secrets.values().map(|s| s.expose()));
     if intent.changes.is_empty() {
         if mode == Mode::Json {
             json_line(&serde_json::json!({"event": "summary", "changes": 0,

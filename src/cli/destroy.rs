@@ -43,6 +43,7 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
     rt.block_on(async move {
         let (mut backend, state, version) = open_state(&path, "peerctl destroy").await?;
         let mode = Mode::pick(args.json);
+        super::redact::register(state.secrets.values().map(|s| s.expose()));
         let lost = state.is_empty();
         if !lost && state.resources.is_empty() {
             println!(
@@ -61,6 +62,7 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
             if lost {
                 // No state: find what exists under the planned names and tags.
                 let plan = make_plan(&loaded, &State::empty())?;
+                super::redact::register(plan.secrets.values().map(|s| s.expose()));
                 let clouds: BTreeSet<Cloud> = plan.resources.iter().map(|r| r.cloud()).collect();
                 let providers = target.providers(&clouds).await?;
                 if mode != Mode::Json {

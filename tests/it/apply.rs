@@ -423,3 +423,80 @@ async fn an_unreachable_endpoint_is_named_and_nothing_is_written() {
     );
     assert!(!dir.path().join(".peerctl/state.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_pre_shared_key_reaches_trace_logs_json_events_or_state_commands() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let mut outs = vec![
+        peerctl(
+            dir.path(),
+            &sb.url(),
+            &["-vvv", "apply", "-f", file, "--auto-approve", "--json"],
+        )
+        .await,
+    ];
+    assert!(outs[0].status.success(), "{}", text(&outs[0]));
+    let state = dir.path().join(".peerctl/state.json");
+    let keys = secrets_in(&state);
+    assert_eq!(keys.len(), 7, "one key per tunnel (the standby one included)");
+    let listed = peerctl(dir.path(), &sb.url(), &["state", "list"]).await;
+    let addresses: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').next().map(str::to_string))
+        .collect();
+    assert_eq!(addresses.len(), 47, "{}", text(&listed));
+    outs.push(listed);
+    for a in addresses.iter().filter(|a| {
+        a.contains("vpn_connection.") || a.contains("vpn_tunnel") || a.contains("azure.connection")
+    }) {
+        for json in [false, true] {
+            let mut args = vec!["state", "show", a.as_str()];
+            if json {
+                args.push("--json");
+            }
+            let o = peerctl(dir.path(), &sb.url(), &args).await;
+            assert!(o.status.success(), "{}", text(&o));
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains("(sensitive)"),
+                "{}",
+                text(&o)
+            );
+            outs.push(o);
+        }
+    }
+    outs.push(
+        peerctl(
+            dir.path(),
+            &sb.url(),
+            &["-vvv", "plan", "-f", file, "--json"],
+        )
+        .await,
+    );
+    outs.push(
+        peerctl(
+            dir.path(),
+            &sb.url(),
+            &["-vvv", "destroy", "-f", file, "--auto-approve", "--json"],
+        )
+        .await,
+    );
+    // Every JSON event line parses; nothing of any output holds a key.
+    for line in String::from_utf8_lossy(&outs[0].stdout).lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["event"].is_string(), "{line}");
+    }
+    for o in &outs {
+        let t = text(o);
+        for k in &keys {
+            assert!(
+                !t.contains(k.as_str()),
+                "a pre-shared key reached an output"
+            );
+        }
+    }
+    sb.stop().await;
+}
