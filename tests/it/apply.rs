@@ -441,7 +441,11 @@ async fn no_pre_shared_key_reaches_trace_logs_json_events_or_state_commands() {
     assert!(outs[0].status.success(), "{}", text(&outs[0]));
     let state = dir.path().join(".peerctl/state.json");
     let keys = secrets_in(&state);
-    assert_eq!(keys.len(), 7, "one key per tunnel (the standby one included)");
+    assert_eq!(
+        keys.len(),
+        7,
+        "one key per tunnel (the standby one included)"
+    );
     let listed = peerctl(dir.path(), &sb.url(), &["state", "list"]).await;
     let addresses: Vec<String> = String::from_utf8_lossy(&listed.stdout)
         .lines()
