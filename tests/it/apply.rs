@@ -504,3 +504,36 @@ async fn no_pre_shared_key_reaches_trace_logs_json_events_or_state_commands() {
     }
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_in_every_cloud_stop_apply_before_anything_is_created() {
+    let config = SandboxConfig {
+        reject_credentials: true,
+        ..scaled()
+    };
+    let sb = sandbox_for("triangle", config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file.to_str().unwrap(), "--auto-approve"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for cloud in ["AWS", "GCP", "Azure"] {
+        assert!(
+            err.lines().any(|l| l.starts_with("preflight: ")
+                && l.contains(cloud)
+                && l.contains("credentials")),
+            "no credentials problem for {cloud}: {}",
+            text(&out)
+        );
+    }
+    assert!(err.contains("nothing was created"), "{}", text(&out));
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stat(&stats, &["mutating"]), 0, "{stats}");
+    assert_eq!(stat(&stats, &["created_resources"]), 0);
+    sb.stop().await;
+}
