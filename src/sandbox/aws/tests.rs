@@ -1387,6 +1387,25 @@ fn a_gateway_still_detaching_cannot_be_deleted() {
     let (s, b) = delete(&mut w, 200);
     assert_eq!((s, first(&b, "Code")), (400, "IncorrectState".to_string()));
     assert!(first(&b, "Message").contains("detaching"), "{b}");
+    // Nor attached again until the detachment completes.
+    let attach = |w: &mut World, now: u64| {
+        call_scaled(
+            w,
+            now,
+            1.0,
+            &[
+                ("Action", "AttachVpnGateway"),
+                ("VpcId", VPC),
+                ("VpnGatewayId", &vgw),
+            ],
+        )
+    };
+    let (s, b) = attach(&mut w, 200);
+    assert_eq!(
+        (s, first(&b, "Code")),
+        (400, "IncorrectState".to_string()),
+        "{b}"
+    );
     let detach = Latency::real_ms(crate::sandbox::latency::Op::AwsVpnGatewayAttach);
     let (s, b) = delete(&mut w, 100 + detach);
     assert_eq!(s, 200, "{b}");

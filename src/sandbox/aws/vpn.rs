@@ -226,6 +226,18 @@ pub fn attach_vpn_gateway(aws: &mut AwsCloud, ctx: &Ctx, p: &Params) -> ApiResul
     // A pending VGW can be attached (Terraform's AWS provider attaches right after the
     // create); the attachment completes only once the VGW itself is available.
     let attach_from = now.max(g.ready_ms);
+    // A detachment in progress is not undone by a new attachment: the VGW is in a
+    // transitional state until it completes.
+    if let Some(a) = g
+        .attachment
+        .as_ref()
+        .filter(|a| attachment_state(a, now) == "detaching")
+    {
+        return Err(ApiError::incorrect_state(format!(
+            "The virtual private gateway '{vgw_id}' is still detaching from VPC '{}'",
+            a.vpc_id
+        )));
+    }
     if let Some(a) = g.attachment.as_ref().filter(|a| a.detach.is_none()) {
         return Err(ApiError::client(
             "VpnGatewayAttachmentLimitExceeded",
