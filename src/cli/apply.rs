@@ -152,11 +152,21 @@ async fn apply(
         )
         .await?;
         progress.finish();
-        Ok::<_, anyhow::Error>(summarise("Apply", &report, mode, &store, &loaded.path))
+        let next = format!("{} plan -f {}", command_prefix(sandbox), loaded.path);
+        Ok::<_, anyhow::Error>(summarise("Apply", &report, mode, &store, &next))
     }
     .await;
     target.close().await;
     result
+}
+
+/// `peerctl` as the user would type it again to reach the same clouds.
+pub fn command_prefix(sandbox: Option<&str>) -> String {
+    match sandbox {
+        None => "peerctl".into(),
+        Some(super::target::IN_PROCESS) => "peerctl --sandbox".into(),
+        Some(url) => format!("peerctl --sandbox {url}"),
+    }
 }
 
 /// Text for a saved plan's changes (the full human plan needs the planner's link view).
@@ -250,13 +260,7 @@ pub fn cancel_on_signals() -> watch::Receiver<bool> {
 }
 
 /// The final summary (and exit code) of an apply or destroy.
-pub fn summarise(
-    what: &str,
-    r: &Report,
-    mode: Mode,
-    store: &Store<'_>,
-    topology_path: &str,
-) -> ExitCode {
+pub fn summarise(what: &str, r: &Report, mode: Mode, store: &Store<'_>, next: &str) -> ExitCode {
     let secs = r.elapsed.as_secs_f64();
     if mode == Mode::Json {
         json_line(&serde_json::json!({
@@ -280,7 +284,7 @@ pub fn summarise(
             );
             if what == "Apply" {
                 println!(
-                    "Next: `peerctl plan -f {topology_path}` shows no changes; tunnels and BGP come up over the next minutes."
+                    "Next: `{next}` shows no changes; tunnels and BGP come up over the next minutes."
                 );
             }
         } else {
