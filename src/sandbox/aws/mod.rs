@@ -165,10 +165,33 @@ pub struct CustomerGateway {
     pub ip_address: Ipv4Addr,
     pub bgp_asn: u64,
     pub device_name: Option<String>,
+    /// The region it was created in: customer gateways are regional, so the same address
+    /// and ASN in two regions are two gateways.
+    #[serde(default = "default_region")]
+    pub region: String,
     pub tags: Tags,
     pub created_ms: u64,
     pub ready_ms: u64,
     pub deleted: Option<Deletion>,
+}
+
+/// The region of a request without a SigV4 signature, and of gateways stored before regions
+/// were recorded.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+fn default_region() -> String {
+    DEFAULT_REGION.to_string()
+}
+
+/// The region a request is addressed to: EC2 has one endpoint per region and the sandbox one
+/// for all, so the region comes from the SigV4 credential scope
+/// (`Credential=AKID/20240101/us-west-2/ec2/aws4_request`), as every SDK and tool signs.
+pub(crate) fn request_region(req: &Request) -> String {
+    req.header("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .filter(|r| !r.is_empty())
+        .map_or_else(default_region, str::to_string)
 }
 
 /// One of a VPN connection's two tunnels, as configured.
@@ -403,13 +426,20 @@ pub fn handle(world: &mut World, ctx: &Ctx, req: &Request) -> Response {
     let request_id = wire::request_id(world.ids.next("aws-request"));
     world.aws.purge(ctx.now_ms);
     let action = p.get("Action").unwrap_or("").to_string();
-    match dispatch(world, ctx, &action, &p) {
+    let region = request_region(req);
+    match dispatch(world, ctx, &action, &p, &region) {
         Ok(body) => wire::success(&action, &request_id, &body),
         Err(e) => wire::error(&e, &request_id),
     }
 }
 
-fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult<String> {
+fn dispatch(
+    world: &mut World,
+    ctx: &Ctx,
+    action: &str,
+    p: &Params,
+    region: &str,
+) -> ApiResult<String> {
     match action {
         "DescribeVpcs" => vpc::describe_vpcs(&world.aws, ctx, p),
         "DescribeSubnets" => vpc::describe_subnets(&world.aws, p),
@@ -435,7 +465,7 @@ fn dispatch(world: &mut World, ctx: &Ctx, action: &str, p: &Params) -> ApiResult
         "DeleteVpnGateway" => vpn::delete_vpn_gateway(&mut world.aws, ctx, p),
         "AttachVpnGateway" => vpn::attach_vpn_gateway(&mut world.aws, ctx, p),
         "DetachVpnGateway" => vpn::detach_vpn_gateway(&mut world.aws, ctx, p),
-        "CreateCustomerGateway" => vpn::create_customer_gateway(world, ctx, p),
+        "CreateCustomerGateway" => vpn::create_customer_gateway(world, ctx, p, region),
         "DescribeCustomerGateways" => vpn::describe_customer_gateways(&world.aws, ctx, p),
         "DeleteCustomerGateway" => vpn::delete_customer_gateway(&mut world.aws, ctx, p),
         "CreateVpnConnection" => vpn::create_vpn_connection(world, ctx, p),

@@ -1616,3 +1616,63 @@ fn describe_security_group_rules_lists_rules_by_id_filter_and_page() {
         assert_eq!((s, first(&b, "Code")), (400, code.to_string()), "{b}");
     }
 }
+
+#[test]
+fn customer_gateways_are_regional_the_same_address_in_another_region_is_another_gateway() {
+    let mut w = world();
+    let create = |w: &mut World, region: Option<&str>, asn: &str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("Action", "CreateCustomerGateway"),
+                ("Version", "2016-11-15"),
+                ("Type", "ipsec.1"),
+                ("IpAddress", "198.18.200.9"),
+                ("BgpAsn", asn),
+            ])
+            .finish();
+        let headers = region
+            .map(|r| {
+                vec![(
+                    "authorization".to_string(),
+                    format!("AWS4-HMAC-SHA256 Credential=AKIDTEST/20261202/{r}/ec2/aws4_request, SignedHeaders=host, Signature=00"),
+                )]
+            })
+            .unwrap_or_default();
+        let latency = Latency { scale: 0.0 };
+        let ctx = Ctx::new(1, &latency, "http://127.0.0.1:1");
+        let r = handle(
+            w,
+            &ctx,
+            &Request {
+                method: "POST".into(),
+                path: "/".into(),
+                headers,
+                body: body.into_bytes(),
+                ..Request::default()
+            },
+        );
+        let b = String::from_utf8(r.body).unwrap();
+        (r.status, b)
+    };
+    let (_, east) = create(&mut w, Some("us-east-1"), "65010");
+    let (_, unsigned) = create(&mut w, None, "65010");
+    assert_eq!(
+        first(&east, "customerGatewayId"),
+        first(&unsigned, "customerGatewayId"),
+        "an unsigned request is us-east-1's"
+    );
+    let (_, west) = create(&mut w, Some("us-west-2"), "65010");
+    assert_ne!(
+        first(&east, "customerGatewayId"),
+        first(&west, "customerGatewayId")
+    );
+    // Another ASN for the address is refused within the region, not across regions.
+    let (s, b) = create(&mut w, Some("us-west-2"), "65011");
+    assert_eq!(
+        (s, first(&b, "Code")),
+        (400, "InvalidCustomerGateway.DuplicateIpAddress".to_string())
+    );
+    let (s, _) = create(&mut w, Some("eu-west-1"), "65011");
+    assert_eq!(s, 200);
+    assert_eq!(w.aws.customer_gateways.len(), 3);
+}

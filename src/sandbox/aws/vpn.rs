@@ -312,7 +312,12 @@ fn cgw_xml(x: &mut Xml, g: &CustomerGateway, now: u64) {
     x.opt("deviceName", g.device_name.as_ref()).tags(&g.tags);
 }
 
-pub fn create_customer_gateway(world: &mut World, ctx: &Ctx, p: &Params) -> ApiResult<String> {
+pub fn create_customer_gateway(
+    world: &mut World,
+    ctx: &Ctx,
+    p: &Params,
+    region: &str,
+) -> ApiResult<String> {
     let ty = p.req("Type")?;
     if ty != "ipsec.1" {
         return Err(ApiError::invalid(format!("Invalid gateway type: {ty}")));
@@ -342,9 +347,10 @@ pub fn create_customer_gateway(world: &mut World, ctx: &Ctx, p: &Params) -> ApiR
     let tags = p.tag_specifications("customer-gateway")?;
     let now = ctx.now_ms;
     // AWS returns the existing gateway for the same address and ASN (unless another device
-    // name asks for a distinct one) and refuses the same address with another ASN.
+    // name asks for a distinct one) and refuses the same address with another ASN — within a
+    // region: another region's gateway for the address is another gateway.
     for g in world.aws.customer_gateways.values() {
-        if g.deleted.is_some() || g.ip_address != ip {
+        if g.deleted.is_some() || g.ip_address != ip || g.region != region {
             continue;
         }
         if g.bgp_asn != asn {
@@ -368,6 +374,7 @@ pub fn create_customer_gateway(world: &mut World, ctx: &Ctx, p: &Params) -> ApiR
         ip_address: ip,
         bgp_asn: asn,
         device_name: device,
+        region: region.to_string(),
         tags,
         created_ms: now,
         ready_ms: now + ctx.latency.ms(Op::AwsCustomerGatewayCreate),
