@@ -11,3 +11,4 @@ pub mod providers;
 pub mod sandbox;
 pub mod state;
 pub mod topology;
+pub mod verify;
