@@ -229,6 +229,27 @@ impl ProviderConfig {
     }
 }
 
+/// One resource of the state as verify hands it to its cloud's provider: what it should be
+/// (resolved as the engine resolves it, keys included so a provider can compare them without
+/// returning them) and the id it was recorded with.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub desired: Desired,
+    pub id: String,
+    /// The topology network holding it, when it has one.
+    pub network: Option<String>,
+    pub link: Option<String>,
+}
+
+/// What verify asks one cloud to read: the recorded resources of that cloud and its topology
+/// networks (for their effective routes and firewalls).
+#[derive(Debug, Clone)]
+pub struct ObserveRequest {
+    pub topology: String,
+    pub resources: Vec<Recorded>,
+    pub networks: Vec<Network>,
+}
+
 /// One cloud's provider. Implementations hold their SDK clients (one per region where the
 /// SDK is regional) and keep the per-gateway / per-router write serialisation the cloud needs.
 #[async_trait::async_trait]
@@ -258,4 +279,13 @@ pub trait Provider: Send + Sync {
     /// Deletes the resource `id` (as described by `d`) and waits until it is gone; absent is
     /// success.
     async fn delete(&self, d: &Desired, id: &str) -> Result<(), ProviderError>;
+
+    /// Reads (never writes) what verify needs, batched per scope and kind: each recorded
+    /// resource's presence and attributes, tunnel and BGP status, and each network's routes
+    /// and firewall rules. A read that fails is recorded in the snapshot's `errors`; `Err` only
+    /// when nothing could be read at all.
+    async fn observe(
+        &self,
+        request: &ObserveRequest,
+    ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError>;
 }

@@ -12,6 +12,7 @@
 //! groups holding a security group rule's entries.
 
 mod gateway;
+mod observe;
 mod preflight;
 mod vpc;
 mod vpn;
@@ -499,6 +500,13 @@ impl Provider for AwsProvider {
             Kind::AwsSecurityGroupRule => Box::pin(self.delete_sg_rule(d, id)).await,
             other => Err(not_aws(other)),
         }
+    }
+
+    async fn observe(
+        &self,
+        request: &crate::providers::ObserveRequest,
+    ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError> {
+        Box::pin(self.observe_all(request)).await
     }
 }
 

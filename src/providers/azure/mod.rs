@@ -12,6 +12,7 @@
 //! `src/providers/azure/`.
 
 mod gateway;
+mod observe;
 mod link;
 mod preflight;
 
@@ -697,6 +698,13 @@ impl Provider for AzureProvider {
             Kind::AzureNsgRule => self.delete_nsg_rule(d, id).await,
             k => Err(not_azure(k)),
         }
+    }
+
+    async fn observe(
+        &self,
+        request: &crate::providers::ObserveRequest,
+    ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError> {
+        observe::observe_all(request)
     }
 }
 

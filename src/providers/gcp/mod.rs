@@ -3,6 +3,7 @@
 //! dispatch by kind. Ids are selfLinks; router entries add `/interfaces/N` or `/bgpPeers/N`.
 
 mod firewall;
+mod observe;
 mod router;
 mod vpn;
 
@@ -663,6 +664,13 @@ impl Provider for GcpProvider {
             GcpRoute | GcpFirewall => firewall::delete(self, d, id).await,
             other => Err(not_gcp(other)),
         }
+    }
+
+    async fn observe(
+        &self,
+        request: &crate::providers::ObserveRequest,
+    ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError> {
+        observe::observe_all(request)
     }
 }
 
