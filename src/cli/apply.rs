@@ -42,6 +42,9 @@ pub struct ApplyArgs {
     pub parallelism: Option<u16>,
     /// A plan saved with `plan --out` (refused when the topology or state moved since).
     pub planfile: Option<PathBuf>,
+    /// Print every diagnostic of an invalid topology (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// The changes to make and everything needed to make them.
@@ -54,7 +57,7 @@ struct Intent {
 }
 
 pub fn run(args: ApplyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
-    let loaded = match load_topology(&args.file)? {
+    let loaded = match load_topology(&args.file, args.all)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -69,6 +72,7 @@ async fn apply(
     loaded: Loaded,
     path: PathBuf,
 ) -> anyhow::Result<ExitCode> {
+    let cancel = cancel_on_signals();
     let mut backend = LocalFile::open(&path, "peerctl apply")?;
     let (state, version) = backend.read().await?;
     let mode = Mode::pick(args.json);
@@ -143,14 +147,7 @@ async fn apply(
             topology_digest: Some(loaded.digest.clone()),
             parallelism: args.parallelism.map(usize::from),
         };
-        let report = engine::apply(
-            work,
-            &providers,
-            &mut store,
-            progress.clone(),
-            cancel_on_signals(),
-        )
-        .await?;
+        let report = engine::apply(work, &providers, &mut store, progress.clone(), cancel).await?;
         progress.finish();
         let next = format!("{} plan -f {}", command_prefix(sandbox), loaded.path);
         Ok::<_, anyhow::Error>(summarise("Apply", &report, mode, &store, &next))
@@ -235,21 +232,20 @@ pub async fn preflight(providers: &Providers, networks: &[Network], mode: Mode) 
 }
 
 /// A receiver that turns true on SIGINT or SIGTERM (how CI cancels a job): running
-/// operations finish and are recorded, nothing new starts.
+/// operations finish and are recorded, nothing new starts. The handlers are installed before
+/// this returns, so a signal that arrives at any later point is seen.
 pub fn cancel_on_signals() -> watch::Receiver<bool> {
+    use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
     tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            return std::future::pending::<()>().await;
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
         eprintln!("\ninterrupted: letting running operations finish and recording them; nothing new starts");
         let _ = tx.send(true);

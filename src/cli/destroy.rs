@@ -31,16 +31,20 @@ pub struct DestroyArgs {
     /// One JSON event per line instead of progress text.
     #[arg(long)]
     pub json: bool,
+    /// Print every diagnostic of an invalid topology (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
-    let loaded = match load_topology(&args.file)? {
+    let loaded = match load_topology(&args.file, args.all)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
     let path = state_path(args.state.as_deref(), sandbox);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
+        let cancel = cancel_on_signals();
         let (mut backend, state, version) = open_state(&path, "peerctl destroy").await?;
         let mode = Mode::pick(args.json);
         super::redact::register(state.secrets.values().map(|s| s.expose()));
@@ -79,7 +83,7 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
                     &providers,
                     &mut store,
                     Arc::new(NoEvents),
-                    cancel_on_signals(),
+                    cancel.clone(),
                 )
                 .await?;
                 if !found.failures.is_empty() {
@@ -114,14 +118,9 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
             let providers = target.providers(&clouds).await?;
             let progress = Arc::new(Progress::new(mode, store.state.resources.len()));
             let topology = loaded.topology.name.clone();
-            let report = engine::destroy(
-                &topology,
-                &providers,
-                &mut store,
-                progress.clone(),
-                cancel_on_signals(),
-            )
-            .await?;
+            let report =
+                engine::destroy(&topology, &providers, &mut store, progress.clone(), cancel)
+                    .await?;
             progress.finish();
             Ok::<_, anyhow::Error>(summarise("Destroy", &report, mode, &store, &loaded.path))
         }

@@ -22,10 +22,13 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "mermaid")]
     pub format: Format,
+    /// Print every diagnostic of an invalid topology (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match super::plan::load_topology(&args.file)? {
+    let loaded = match super::plan::load_topology(&args.file, args.all)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -30,6 +30,9 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Print every diagnostic of an invalid topology (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// A topology file read and validated, with its bytes' digest.
@@ -40,25 +43,36 @@ pub struct Loaded {
     pub digest: String,
 }
 
-/// Reads and validates the topology; prints every diagnostic to stderr (one per line) and
-/// returns `Err(exit code 1)` when it is invalid.
-pub fn load_topology(path: &Path) -> anyhow::Result<Result<Loaded, ExitCode>> {
+/// Diagnostics printed without `--all`: enough to fix a file by, few enough that a hostile or
+/// badly broken file cannot flood the terminal.
+pub const SHOWN_DIAGNOSTICS: usize = 100;
+
+/// Reads and validates the topology; prints its diagnostics to stderr (one per line, the first
+/// [`SHOWN_DIAGNOSTICS`] unless `all`) and returns `Err(exit code 1)` when it is invalid.
+pub fn load_topology(path: &Path, all: bool) -> anyhow::Result<Result<Loaded, ExitCode>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = String::from_utf8(bytes.clone())
-        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
-    match topology::parse(&path.display().to_string(), &text) {
+    let name = path.display().to_string();
+    match topology::parse_bytes(&name, &bytes) {
         Ok(topology) => Ok(Ok(Loaded {
-            path: path.display().to_string(),
+            path: name,
             topology,
             digest: saved::digest(&bytes),
         })),
         Err(TopologyError::Invalid(diags)) => {
-            for d in &diags {
+            let shown = if all {
+                diags.len()
+            } else {
+                diags.len().min(SHOWN_DIAGNOSTICS)
+            };
+            for d in &diags[..shown] {
                 eprintln!("{d}");
+            }
+            if shown < diags.len() {
+                eprintln!("… and {} more (--all to list them)", diags.len() - shown);
             }
             eprintln!(
                 "{}: {} problem(s); nothing was planned",
-                path.display(),
+                topology::escape(&name),
                 diags.len()
             );
             Ok(Err(ExitCode::from(1)))
@@ -81,7 +95,7 @@ pub fn make_plan(loaded: &Loaded, state: &State) -> anyhow::Result<Plan> {
 }
 
 pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
-    let loaded = match load_topology(&args.file)? {
+    let loaded = match load_topology(&args.file, args.all)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -11,10 +11,13 @@ pub struct ValidateArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
+    /// Print every diagnostic (default: the first 100).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match super::plan::load_topology(&args.file)? {
+    let loaded = match super::plan::load_topology(&args.file, args.all)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -10,18 +10,21 @@ use std::net::Ipv4Addr;
 
 /// Collects diagnostics for one file.
 pub(crate) struct Ctx<'f> {
-    file: &'f str,
+    file: std::borrow::Cow<'f, str>,
     pub diags: Vec<Diagnostic>,
 }
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f str) -> Self {
         Ctx {
-            file,
+            file: super::escape(file),
             diags: Vec::new(),
         }
     }
 
+    /// Records one diagnostic. Every part is escaped here, once for all the rules: a value
+    /// echoed in a message may hold a newline or a terminal escape sequence, and a diagnostic
+    /// is one line of plain text.
     pub fn error(
         &mut self,
         span: Span,
@@ -33,14 +36,41 @@ impl<'f> Ctx<'f> {
         if field.is_empty() {
             field = super::DOCUMENT.to_string();
         }
+        let message = message.into();
         self.diags.push(Diagnostic {
             file: self.file.to_string(),
             line: span.line,
             col: span.col,
-            field,
-            message: message.into(),
-            hint,
+            field: escaped(field),
+            message: escaped(message),
+            hint: hint.map(escaped),
         });
+    }
+}
+
+fn escaped(s: String) -> String {
+    match super::escape(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
+    }
+}
+
+/// Values echoed in messages are cut to this many characters: a message that quotes another
+/// place's value (an overlap naming the other network) is written once per place that relates
+/// to it, so an echo of unbounded length would make the diagnostics grow with the square of the
+/// file.
+const SHOWN_CHARS: usize = 64;
+
+/// A user's value as echoed in a message: as written, or its first [`SHOWN_CHARS`] characters
+/// and how many more there are.
+pub(crate) fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} more characters)",
+            &s[..cut],
+            s[cut..].chars().count()
+        )),
     }
 }
 
@@ -144,11 +174,11 @@ impl<'n> Obj<'n> {
             }
             let (message, hint) = match elsewhere(key) {
                 Some(owner) => (
-                    format!("`{key}` is not a field of {what} ({owner})"),
+                    format!("`{}` is not a field of {what} ({owner})", shown(key)),
                     Some(format!("{what} take: {}", allowed.join(", "))),
                 ),
                 None => (
-                    format!("unknown field `{key}`"),
+                    format!("unknown field `{}`", shown(key)),
                     Some(match closest(key, allowed) {
                         Some(c) => format!("did you mean `{c}`?"),
                         None => format!("{what} take: {}", allowed.join(", ")),
@@ -183,6 +213,9 @@ fn object<'n>(ctx: &mut Ctx, node: &'n Node, path: &str, what: &str) -> Option<O
         return None;
     };
     let mut fields: Vec<(&str, Span, &Node)> = Vec::new();
+    // Where each key was first written: a mapping may hold tens of thousands of keys, and
+    // searching the list for each one would cost the square of that.
+    let mut first_at: std::collections::HashMap<&str, Span> = std::collections::HashMap::new();
     for (k, v) in entries {
         let Kind::Scalar { value: key, .. } = &k.kind else {
             ctx.error(
@@ -193,15 +226,20 @@ fn object<'n>(ctx: &mut Ctx, node: &'n Node, path: &str, what: &str) -> Option<O
             );
             continue;
         };
-        if let Some(&(_, first, _)) = fields.iter().find(|(f, _, _)| f == key) {
+        if let Some(first) = first_at.get(key.as_str()) {
             ctx.error(
                 k.span,
                 join(path, key),
-                format!("`{key}` is given twice (first on line {})", first.line),
+                format!(
+                    "`{}` is given twice (first on line {})",
+                    shown(key),
+                    first.line
+                ),
                 Some("keep one of them".into()),
             );
             continue;
         }
+        first_at.insert(key.as_str(), k.span);
         fields.push((key.as_str(), k.span, v));
     }
     Some(Obj {
@@ -322,14 +360,41 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The candidate closest to `word`, if close enough to be a likely typo.
+/// Words and candidates longer than this get no "did you mean": every name and field peerctl
+/// knows is shorter, and the distance costs the product of the two lengths.
+pub(crate) const TYPO_MAX_CHARS: usize = 64;
+
+/// How many edits away `word` (of `word_chars` characters) is from `candidate`, when that is
+/// close enough to be a likely typo. The difference in length is a lower bound of the distance,
+/// checked first so that most candidates cost nothing.
+pub(crate) fn typo_distance(word: &str, word_chars: usize, candidate: &str) -> Option<usize> {
+    let chars = candidate.chars().count();
+    if word_chars > TYPO_MAX_CHARS || chars > TYPO_MAX_CHARS {
+        return None;
+    }
+    let limit = 2
+        .max(candidate.len() / 3)
+        .min(candidate.len().saturating_sub(1));
+    if word_chars.abs_diff(chars) > limit {
+        return None;
+    }
+    let d = distance(word, candidate);
+    (d <= limit).then_some(d)
+}
+
+/// The candidate closest to `word`, if close enough to be a likely typo (the first of equally
+/// close ones).
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|&(d, c)| d <= 2.max(c.len() / 3) && d < c.len())
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+    let word_chars = word.chars().count();
+    let mut best: Option<(usize, &'a str)> = None;
+    for &c in candidates {
+        if let Some(d) = typo_distance(word, word_chars, c) {
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, c));
+            }
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// Names that end up in cloud resource names: the topology's and every network's.
@@ -376,7 +441,7 @@ pub(crate) fn check_name(s: &str, network: bool) -> Result<(), (String, String)>
                  every cloud resource name"
                     .to_string()
             };
-            Err((format!("name `{s}` {p}"), hint))
+            Err((format!("name `{}` {p}", shown(s)), hint))
         }
     }
 }
@@ -394,23 +459,53 @@ const RESERVED: [(&str, &str); 5] = [
     ("240.0.0.0/4", "reserved (class E)"),
 ];
 
+/// Pairwise disjoint prefixes (each with an index), answering "which one overlaps this
+/// prefix?" in O(log n): a network may list thousands of CIDRs, and comparing each with every
+/// earlier one would cost the square of that.
+#[derive(Default)]
+struct Disjoint {
+    by_start: std::collections::BTreeMap<u32, (Ipv4Net, usize)>,
+}
+
+impl Disjoint {
+    fn overlapping(&self, net: &Ipv4Net) -> Option<usize> {
+        let (start, end) = (u32::from(net.network()), u32::from(net.broadcast()));
+        // Disjoint prefixes: at most one starts at or before `start` and reaches it (it then
+        // contains `net`); any other overlap starts inside `net`.
+        if let Some((_, (n, i))) = self.by_start.range(..=start).next_back() {
+            if u32::from(n.broadcast()) >= start {
+                return Some(*i);
+            }
+        }
+        self.by_start
+            .range(start..=end)
+            .next()
+            .map(|(_, (_, i))| *i)
+    }
+
+    fn insert(&mut self, net: Ipv4Net, index: usize) {
+        self.by_start.insert(u32::from(net.network()), (net, index));
+    }
+}
+
 fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(b) || b.contains(a)
 }
 
 /// Parses one CIDR and applies the checks that need no other value.
-pub(crate) fn parse_cidr(s: &str) -> Result<Ipv4Net, (String, Option<String>)> {
-    let s = s.trim();
-    if s.contains(':') {
+pub(crate) fn parse_cidr(raw: &str) -> Result<Ipv4Net, (String, Option<String>)> {
+    let raw = raw.trim();
+    let s = shown(raw);
+    if raw.contains(':') {
         return Err((
             format!("`{s}` is an IPv6 prefix; peerctl connects IPv4 address spaces only"),
             None,
         ));
     }
-    let net: Ipv4Net = match s.parse() {
+    let net: Ipv4Net = match raw.parse() {
         Ok(n) => n,
         Err(_) => {
-            let hint = if s.parse::<Ipv4Addr>().is_ok() {
+            let hint = if raw.parse::<Ipv4Addr>().is_ok() {
                 format!("add the prefix length, e.g. `{s}/16`")
             } else {
                 "write an address and a prefix length, e.g. `10.0.0.0/16`".to_string()
@@ -448,16 +543,17 @@ pub(crate) fn parse_cidr(s: &str) -> Result<Ipv4Net, (String, Option<String>)> {
 }
 
 /// Parses one `allow` entry: `all`, `icmp`, `tcp/443`, `udp/53`, `tcp/8000-8100`.
-pub(crate) fn parse_allow(s: &str) -> Result<Allow, (String, String)> {
+pub(crate) fn parse_allow(raw: &str) -> Result<Allow, (String, String)> {
+    let s = shown(raw);
     let usage = "write `all`, `icmp`, `tcp/PORT`, `udp/PORT` or `tcp/FROM-TO`, e.g. tcp/443";
     let bad = |m: String| Err((m, usage.to_string()));
-    match s {
+    match raw {
         "all" => return Ok(Allow::All),
         "icmp" => return Ok(Allow::Icmp),
         _ => {}
     }
-    let Some((proto, ports)) = s.split_once('/') else {
-        if s == "tcp" || s == "udp" {
+    let Some((proto, ports)) = raw.split_once('/') else {
+        if raw == "tcp" || raw == "udp" {
             return Err((
                 format!("`{s}` needs a port or a range"),
                 format!("e.g. {s}/443, or {s}/1-65535 for every port"),
@@ -469,23 +565,24 @@ pub(crate) fn parse_allow(s: &str) -> Result<Allow, (String, String)> {
         let lower = proto.to_ascii_lowercase();
         if lower == "tcp" || lower == "udp" {
             return Err((
-                format!("protocol `{proto}` must be lowercase"),
-                format!("write `{lower}/{ports}`"),
+                format!("protocol `{}` must be lowercase", shown(proto)),
+                format!("write `{}/{}`", shown(&lower), shown(ports)),
             ));
         }
         return bad(format!(
-            "`{proto}` is not a protocol peerctl knows (tcp, udp, icmp, all)"
+            "`{}` is not a protocol peerctl knows (tcp, udp, icmp, all)",
+            shown(proto)
         ));
     }
     let port = |p: &str| -> Result<u16, (String, String)> {
         match p.trim().parse::<u32>() {
             Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
             Ok(_) => Err((
-                format!("port `{p}` in `{s}` is outside 1-65535"),
+                format!("port `{}` in `{s}` is outside 1-65535", shown(p)),
                 usage.to_string(),
             )),
             Err(_) => Err((
-                format!("`{p}` in `{s}` is not a port number"),
+                format!("`{}` in `{s}` is not a port number", shown(p)),
                 usage.to_string(),
             )),
         }
@@ -499,7 +596,7 @@ pub(crate) fn parse_allow(s: &str) -> Result<Allow, (String, String)> {
     };
     if from > to {
         return Err((
-            format!("port range `{ports}` in `{s}` runs backwards"),
+            format!("port range `{}` in `{s}` runs backwards", shown(ports)),
             format!("write `{proto}/{to}-{from}`"),
         ));
     }
@@ -694,6 +791,7 @@ fn string_list(
         return None;
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
@@ -702,11 +800,11 @@ fn string_list(
                 if let Some((m, h)) = check(&s) {
                     ctx.error(item.span, &p, m, Some(h));
                     ok = false;
-                } else if out.contains(&s) {
+                } else if !seen.insert(s.clone()) {
                     ctx.error(
                         item.span,
                         &p,
-                        format!("`{s}` is listed twice"),
+                        format!("`{}` is listed twice", shown(&s)),
                         Some("remove one of them".into()),
                     );
                     ok = false;
@@ -761,7 +859,7 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
                 ctx.error(
                     span,
                     obj.path("cloud"),
-                    format!("unknown cloud `{c}`"),
+                    format!("unknown cloud `{}`", shown(&c)),
                     Some(hint),
                 );
                 ok = false;
@@ -803,6 +901,7 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
                     ok = false;
                 }
                 Some(items) => {
+                    let mut accepted = Disjoint::default();
                     for (i, item) in items.iter().enumerate() {
                         let p = format!("{cpath}[{i}]");
                         let Some(s) = string(ctx, item, &p) else {
@@ -811,7 +910,7 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
                         };
                         match parse_cidr(&s) {
                             Ok(net) => {
-                                if let Some(prev) = d.cidrs.iter().find(|c| overlaps(&c.net, &net))
+                                if let Some(prev) = accepted.overlapping(&net).map(|i| &d.cidrs[i])
                                 {
                                     ctx.error(
                                         item.span,
@@ -828,6 +927,7 @@ fn decode_network(ctx: &mut Ctx, node: &Node, path: &str) -> NetDraft {
                                     );
                                     ok = false;
                                 } else {
+                                    accepted.insert(net, d.cidrs.len());
                                     d.cidrs.push(Cidr {
                                         net,
                                         span: item.span,
@@ -938,7 +1038,7 @@ fn shaped(
         ctx.error(
             span,
             obj.path(key),
-            format!("`{s}` is not a valid {key}: {rule}"),
+            format!("`{}` is not a valid {key}: {rule}", shown(&s)),
             Some(format!("e.g. `{example}`")),
         );
         None
@@ -967,7 +1067,8 @@ fn decode_aws(ctx: &mut Ctx, obj: &Obj, d: &mut NetDraft) -> Option<Location> {
             (!aws_id_ok(s, prefix)).then(|| {
                 (
                     format!(
-                        "`{s}` is not a {prefix} id (`{prefix}-` and 8 or 17 lowercase hex digits)"
+                        "`{}` is not a {prefix} id (`{prefix}-` and 8 or 17 lowercase hex digits)",
+                        shown(s)
                     ),
                     format!("e.g. `{example}`"),
                 )
@@ -1131,7 +1232,7 @@ fn decode_azure(ctx: &mut Ctx, obj: &Obj, d: &mut NetDraft) -> Option<Location> 
                     ctx.error(
                         n.span,
                         &p,
-                        format!("unknown Azure VPN gateway SKU `{s}`"),
+                        format!("unknown Azure VPN gateway SKU `{}`", shown(&s)),
                         Some(hint),
                     );
                     None
@@ -1151,7 +1252,10 @@ fn decode_azure(ctx: &mut Ctx, obj: &Obj, d: &mut NetDraft) -> Option<Location> 
         &|s| {
             (s.is_empty() || s.len() > 80).then(|| {
                 (
-                    format!("`{s}` is not a network security group name (1-80 characters)"),
+                    format!(
+                        "`{}` is not a network security group name (1-80 characters)",
+                        shown(s)
+                    ),
                     "use the NSG's name as Azure shows it".to_string(),
                 )
             })

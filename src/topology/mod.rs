@@ -55,6 +55,59 @@ pub enum TopologyError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// `s` with every character that could break a diagnostic's one line or reach the terminal as
+/// a command written as an escape: C0/C1 controls and DEL (`\n`, `\t`, `\r`, `\u{1b}`), the
+/// Unicode line and paragraph separators, and the bidirectional overrides and isolates (which
+/// reorder how the rest of the line is displayed). Everything else is kept as written.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Parses and validates a topology file's bytes: [`parse`] once they are UTF-8 text. Bytes
+/// that are not are one diagnostic at the first invalid byte (its line, and its column
+/// counted in characters like every other column).
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> Result<Topology, TopologyError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(file, text),
+        Err(e) => {
+            // The prefix before the first invalid byte is valid UTF-8 by definition.
+            let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            let valid = valid.strip_prefix('\u{feff}').unwrap_or(valid);
+            let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+            let span = Span {
+                line: valid.matches('\n').count() + 1,
+                col: valid[line_start..].chars().count() + 1,
+            };
+            let byte = bytes[e.valid_up_to()];
+            let mut ctx = decode::Ctx::new(file);
+            ctx.error(
+                span,
+                "",
+                format!("the file is not UTF-8 text (byte 0x{byte:02x} here is invalid)"),
+                Some("save the file as UTF-8".into()),
+            );
+            Err(TopologyError::Invalid(ctx.diags))
+        }
+    }
+}
+
 /// Parses and validates topology text. `file` is only used in diagnostics.
 /// Every problem is collected; the error lists them sorted by position.
 pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
@@ -91,11 +144,11 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
 
 /// Reads and validates a topology file.
 pub fn load(path: &Path) -> Result<Topology, TopologyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {
+    let bytes = std::fs::read(path).map_err(|source| TopologyError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&path.display().to_string(), &text)
+    parse_bytes(&path.display().to_string(), &bytes)
 }
 
 #[cfg(test)]

@@ -163,6 +163,10 @@ fn quoted_len(s: &str) -> Option<usize> {
     let (_, quote) = chars.next().filter(|&(_, q)| q == '\'' || q == '"')?;
     let mut escaped = false;
     while let Some((i, c)) = chars.next() {
+        if c == '\n' {
+            // Keys of one line only (the caller's contract).
+            return None;
+        }
         if quote == '"' {
             match c {
                 _ if escaped => escaped = false,
@@ -276,17 +280,22 @@ impl<'t> Builder<'t> {
         let start = self
             .source
             .offset(key.span.line, key.span.col.checked_sub(1)?)?;
-        let line = self.source.text.get(start..)?.lines().next()?;
+        // Only the key and the blanks after it are read, never the rest of the line: a line
+        // can hold tens of thousands of `key:` pairs, and reading to its end for each would
+        // cost the square of its length.
+        let rest = self.source.text.get(start..)?;
         let key_len = if plain {
-            line.starts_with(value.as_str()).then_some(value.len())?
+            rest.starts_with(value.as_str()).then_some(value.len())?
         } else {
-            quoted_len(line)?
+            quoted_len(rest)?
         };
-        let rest = &line[key_len..];
-        let colon = line.len() - rest.trim_start_matches([' ', '\t']).len();
-        line[colon..].starts_with(':').then(|| Span {
+        let after = &rest[key_len..];
+        let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
+        let colon = key_len + blanks;
+        let key_text = &rest[..key_len];
+        (rest[colon..].starts_with(':') && !key_text.contains('\n')).then(|| Span {
             line: key.span.line,
-            col: key.span.col + line[..=colon].chars().count(),
+            col: key.span.col + key_text.chars().count() + blanks + 1,
         })
     }
 
