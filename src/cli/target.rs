@@ -105,18 +105,20 @@ impl CloudTarget {
         })
     }
 
-    /// The configuration every provider of this command gets.
-    pub fn provider_config(&self) -> ProviderConfig {
-        ProviderConfig {
+    /// The configuration every provider of this command gets: the target, and the timeouts
+    /// with any `PEERCTL_TIMEOUT_*` override.
+    pub fn provider_config(&self) -> anyhow::Result<ProviderConfig> {
+        Ok(ProviderConfig {
             endpoint: self.endpoint.clone(),
             time_scale: self.time_scale,
+            timeouts: timeouts_from_env(|k| std::env::var(k).ok())?,
             ..ProviderConfig::default()
-        }
+        })
     }
 
     /// Providers for `clouds`.
     pub async fn providers(&self, clouds: &BTreeSet<Cloud>) -> anyhow::Result<Providers> {
-        let cfg = self.provider_config();
+        let cfg = self.provider_config()?;
         let mut p = Providers::new();
         for c in clouds {
             let provider: Arc<dyn Provider> = match c {
@@ -173,3 +175,75 @@ pub fn state_path(arg: Option<&Path>, sandbox: Option<&str>) -> PathBuf {
 
 /// The default state file against the clouds (and a sandbox at a URL).
 pub const DEFAULT_STATE: &str = ".peerctl/state.json";
+
+/// `30s`, `4m`, `90m`, `2h` (a unit is required).
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
+/// The variables that override the providers' timeouts (real time; scaled against a sandbox).
+pub const TIMEOUT_VARS: [&str; 5] = [
+    "PEERCTL_TIMEOUT_AZURE_GATEWAY",
+    "PEERCTL_TIMEOUT_AZURE_OTHER",
+    "PEERCTL_TIMEOUT_AWS_VPN_CONNECTION",
+    "PEERCTL_TIMEOUT_AWS_OTHER",
+    "PEERCTL_TIMEOUT_GCP_OPERATION",
+];
+
+/// The default timeouts with the overrides `var` gives.
+pub fn timeouts_from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<peerctl::providers::Timeouts> {
+    let mut t = peerctl::providers::Timeouts::default();
+    for name in TIMEOUT_VARS {
+        let Some(v) = var(name) else { continue };
+        let d = parse_duration(&v)
+            .with_context(|| format!("{name}={v:?}: a duration with a unit, such as 90m or 2h"))?;
+        let slot = match name {
+            "PEERCTL_TIMEOUT_AZURE_GATEWAY" => &mut t.azure_gateway,
+            "PEERCTL_TIMEOUT_AZURE_OTHER" => &mut t.azure_other,
+            "PEERCTL_TIMEOUT_AWS_VPN_CONNECTION" => &mut t.aws_vpn_connection,
+            "PEERCTL_TIMEOUT_AWS_OTHER" => &mut t.aws_other,
+            _ => &mut t.gcp_operation,
+        };
+        *slot = d;
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("90"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn timeouts_default_to_terraforms_and_can_be_overridden() {
+        let t = timeouts_from_env(|_| None).unwrap();
+        assert_eq!(t.azure_gateway, Duration::from_secs(90 * 60));
+        let t = timeouts_from_env(|k| (k == "PEERCTL_TIMEOUT_AZURE_GATEWAY").then(|| "2h".into()))
+            .unwrap();
+        assert_eq!(t.azure_gateway, Duration::from_secs(7200));
+        let e =
+            timeouts_from_env(|k| (k == "PEERCTL_TIMEOUT_GCP_OPERATION").then(|| "soon".into()))
+                .unwrap_err();
+        assert!(e.to_string().contains("PEERCTL_TIMEOUT_GCP_OPERATION"));
+    }
+}

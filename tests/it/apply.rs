@@ -537,3 +537,171 @@ async fn refused_credentials_in_every_cloud_stop_apply_before_anything_is_create
     assert_eq!(stat(&stats, &["created_resources"]), 0);
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_running_operations_finish_records_them_and_a_rerun_completes() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+        .current_dir(dir.path())
+        .args([
+            "--sandbox",
+            &sb.url(),
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+        ])
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the Azure gateway (2.1 s here) is being created: other resources are done
+    // by then, and the gateway is still in flight.
+    use tokio::io::AsyncBufReadExt;
+    let mut child = child;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.contains("azure.vpn_gateway.az-eus: started") {
+            break;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().unwrap();
+    let rc = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    while let Some(l) = lines.next_line().await.unwrap() {
+        seen.push_str(&l);
+        seen.push('\n');
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let all = format!("{seen}{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cancelled by a signal"), "{all}");
+    // The gateway in flight was waited for and recorded, not abandoned.
+    assert!(seen.contains("azure.vpn_gateway.az-eus: created"), "{all}");
+    // What finished is in the state, and only what exists.
+    let state = peerctl::state::State::load(&dir.path().join(".peerctl/state.json")).unwrap();
+    let recorded = state.resources.len() as u64;
+    assert!(recorded > 0 && recorded < 47, "recorded {recorded}");
+    assert!(stat(&sb.sandbox.stats_json(), &["created_resources"]) >= recorded);
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["created_resources"]), 47);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_on_a_locked_state_is_refused_naming_the_holder() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+        .current_dir(dir.path())
+        .args([
+            "--sandbox",
+            &sb.url(),
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+        ])
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let pid = first.id().unwrap();
+    assert!(
+        err.contains("locked by `peerctl apply`") && err.contains(&format!("pid {pid}")),
+        "{}",
+        text(&out)
+    );
+    assert!(first.wait().await.unwrap().success());
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["created_resources"]), 47);
+    sb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_applies_once_and_is_refused_when_stale() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    std::fs::copy(topology_file("triangle"), &file).unwrap();
+    let file = file.to_str().unwrap();
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["plan", "-f", file, "--out", "p.json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve", "p.json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["created_resources"]), 47);
+    // The keys applied are the plan's.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
+    let planned: Vec<String> = saved["secrets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut recorded = secrets_in(&dir.path().join(".peerctl/state.json"));
+    let mut planned_sorted = planned.clone();
+    recorded.sort();
+    planned_sorted.sort();
+    assert_eq!(recorded, planned_sorted);
+    // The same plan again: the state moved since it was made.
+    let before = stat(&sb.sandbox.stats_json(), &["mutating"]);
+    let out = peerctl(
+        dir.path(),
+        &sb.url(),
+        &["apply", "-f", file, "--auto-approve", "p.json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stale"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(stat(&sb.sandbox.stats_json(), &["mutating"]), before);
+    for k in &planned {
+        assert!(!text(&out).contains(k.as_str()));
+    }
+    sb.stop().await;
+}
