@@ -35,6 +35,8 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// Create or update the planned resources in every cloud (after confirmation).
     Apply(cli::apply::ApplyArgs),
+    /// Prove every link works in both directions, and name the cause when it does not.
+    Verify(cli::verify::VerifyArgs),
     /// Delete every resource peerctl created for a topology (never a network).
     Destroy(cli::destroy::DestroyArgs),
     /// Show what the state records (never a secret).
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Plan(a) => cli::plan::run(a, args.sandbox.as_deref()),
         Command::Apply(a) => cli::apply::run(a, args.sandbox.as_deref()),
+        Command::Verify(a) => cli::verify::run(a, args.sandbox.as_deref()),
         Command::Destroy(a) => cli::destroy::run(a, args.sandbox.as_deref()),
         Command::State(a) => cli::state_cmd::run(a, args.sandbox.as_deref()),
         Command::Validate(a) => cli::validate::run(a),

@@ -11,6 +11,7 @@ pub mod sandbox;
 pub mod state_cmd;
 pub mod target;
 pub mod validate;
+pub mod verify;
 
 /// Targets that log whole HTTP requests with their bodies at debug level (a pre-shared key is
 /// in the body of a connection PUT): always off, whatever the filter says.

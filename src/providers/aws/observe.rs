@@ -400,6 +400,7 @@ fn observe_resource(
         Kind::AwsSecurityGroupRule => {
             let description = d.attrs.opt_str("description").unwrap_or_default();
             let groups: Vec<&str> = rec.id.split(',').collect();
+            let sources = d.attrs.strs("source_cidrs").unwrap_or_default();
             let mut o = ResourceObs::present(&rec.id);
             let mut with = 0;
             for g in r
@@ -412,7 +413,12 @@ fn observe_resource(
                     .iter()
                     .chain(g.ip_permissions_egress())
                     .flat_map(|p| p.ip_ranges())
-                    .any(|r| r.description() == Some(description));
+                    // The description marks peerctl's rules; a rule for a planned source
+                    // CIDR written without it (an older peerctl, by hand) counts too.
+                    .any(|r| {
+                        r.description() == Some(description)
+                            || r.cidr_ip().is_some_and(|c| sources.contains(&c))
+                    });
                 if has {
                     with += 1;
                 } else {

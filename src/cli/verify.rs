@@ -1,0 +1,225 @@
+//! `peerctl verify`: reads every cloud of the topology (read-only, each cloud concurrently),
+//! judges every link per direction and check, prints the table / JSON / JUnit and exits 0 (all
+//! pass), 1 (could not read), or 3 (verification failed, also when `--wait` ran out).
+
+use super::plan::{load_topology, make_plan};
+use super::target::{state_path, CloudTarget};
+use anyhow::Context;
+use clap::Args;
+use peerctl::cloud::Cloud;
+use peerctl::engine::{desired, Providers};
+use peerctl::providers::{ObserveRequest, Recorded};
+use peerctl::state::State;
+use peerctl::verify::snapshot::{ReadError, Snapshot};
+use peerctl::verify::{judge, render, Options, Report};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Exit code for "verification failed" (3, as `sandbox reach` uses 3 for "not reachable").
+pub const EXIT_FAILED: u8 = 3;
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The topology file.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
+    /// in-process sandbox).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Re-check until everything passes or this much time has gone (30s, 5m); scaled by a
+    /// sandbox's time scale.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+    /// A degraded link (3 of 4 tunnels up, a BGP session down beside working ones) fails.
+    #[arg(long)]
+    pub strict: bool,
+    /// One JSON document on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report (one test case per link × check) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// `30s`, `4m`, `1h`, `500ms`: a number with a unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("{s:?} has no unit (use 30s, 5m, 1h)"))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (use 30s, 5m, 1h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
+    let loaded = match load_topology(&args.file, false)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let path = state_path(args.state.as_deref(), sandbox);
+    let state = State::load(&path)?;
+    super::redact::register(state.secrets.values().map(|s| s.expose()));
+    let plan = make_plan(&loaded, &state)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
+        let clouds: BTreeSet<Cloud> = loaded.topology.networks.iter().map(|n| n.cloud).collect();
+        let providers = target.providers(&clouds).await?;
+        let limit = args.wait.map(|w| w.mul_f64(target.time_scale.max(0.0)));
+        let start = Instant::now();
+        let mut attempts = 0;
+        let (report, errors) = loop {
+            attempts += 1;
+            let snap = observe(&providers, &loaded.topology, &state).await;
+            let errors: Vec<(Cloud, ReadError)> =
+                snap.errors().map(|(c, e)| (c, e.clone())).collect();
+            let report = judge(
+                &plan,
+                &state,
+                &loaded.topology,
+                &snap,
+                &Options {
+                    strict: args.strict,
+                },
+            );
+            // A cloud that cannot be read is an error to report now, not a state to wait out.
+            let done =
+                report.passed() || !errors.is_empty() || limit.is_none_or(|l| start.elapsed() >= l);
+            if done {
+                break (report, errors);
+            }
+            if !args.json {
+                eprintln!(
+                    "verify: attempt {attempts}: {} failing; checking again (waited {:.0?})",
+                    failing(&report),
+                    start.elapsed()
+                );
+            }
+            let pause = Duration::from_secs(15).mul_f64(target.time_scale.max(0.0));
+            tokio::time::sleep(pause.max(Duration::from_millis(20))).await;
+        };
+        target.close().await;
+        if let Some(file) = &args.junit {
+            let xml = render::junit(&report).context("rendering the JUnit report")?;
+            std::fs::write(file, xml)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&render::json(&report, &errors, attempts))?
+            );
+        } else {
+            print!("{}", render::human(&report));
+            for (c, e) in &errors {
+                eprintln!(
+                    "error: cannot read {} ({} {}): {}",
+                    c.display_name(),
+                    e.scope,
+                    e.what,
+                    e.message
+                );
+            }
+        }
+        Ok(if !errors.is_empty() {
+            ExitCode::FAILURE
+        } else if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_FAILED)
+        })
+    })
+}
+
+fn failing(r: &Report) -> usize {
+    r.links
+        .iter()
+        .flat_map(|l| l.ways().map(|w| l.verdict_of(&w)))
+        .filter(|v| *v == peerctl::verify::Verdict::Fail)
+        .count()
+}
+
+/// Every cloud of the topology, read concurrently.
+async fn observe(
+    providers: &Providers,
+    topo: &peerctl::topology::Topology,
+    state: &State,
+) -> Snapshot {
+    let outputs = |a: &str| state.resources.get(a).map(|r| r.outputs.clone());
+    let reads = providers.clouds().filter_map(|cloud| {
+        let p = providers.get(cloud)?;
+        let req = ObserveRequest {
+            topology: topo.name.clone(),
+            resources: state
+                .resources
+                .iter()
+                .filter(|(_, r)| r.cloud == cloud)
+                .map(|(a, r)| Recorded {
+                    desired: desired(
+                        &topo.name,
+                        a,
+                        r.kind,
+                        &r.name,
+                        &r.region,
+                        &r.attributes,
+                        &outputs,
+                        &state.secrets,
+                    ),
+                    id: r.id.clone(),
+                    network: r.network.clone(),
+                    link: r.link.clone(),
+                })
+                .collect(),
+            networks: topo
+                .networks
+                .iter()
+                .filter(|n| n.cloud == cloud)
+                .cloned()
+                .collect(),
+        };
+        Some(async move {
+            let r = p.observe(&req).await;
+            (cloud, r)
+        })
+    });
+    let mut snap = Snapshot::default();
+    for (cloud, r) in futures::future::join_all(reads).await {
+        let s = r.unwrap_or_else(|e| peerctl::verify::snapshot::CloudSnapshot {
+            errors: vec![ReadError {
+                scope: cloud.as_str().to_string(),
+                what: "observe".into(),
+                message: e.to_string(),
+            }],
+            ..Default::default()
+        });
+        snap.clouds.insert(cloud, s);
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("4m"), Ok(Duration::from_secs(240)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3x").is_err());
+    }
+}
