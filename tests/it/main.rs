@@ -11,6 +11,7 @@ mod plan_props;
 mod provider_aws;
 mod provider_azure;
 mod provider_gcp;
+mod topology_hostile;
 mod topology_validation;
 
 mod sandbox_aws;
