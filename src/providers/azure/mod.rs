@@ -12,8 +12,8 @@
 //! `src/providers/azure/`.
 
 mod gateway;
-mod observe;
 mod link;
+mod observe;
 mod preflight;
 
 use crate::cloud::Cloud;
