@@ -153,6 +153,46 @@ impl ProviderError {
         )
     }
 
+    /// This error with every one of `secrets` replaced by `***` in its texts: a cloud may echo
+    /// a request's key back in a message, and errors reach logs and the terminal.
+    pub fn redacted(self, secrets: &[&str]) -> ProviderError {
+        let clean = |s: String| {
+            secrets
+                .iter()
+                .filter(|k| !k.is_empty())
+                .fold(s, |s, k| s.replace(k, "***"))
+        };
+        match self {
+            ProviderError::Cloud {
+                status,
+                code,
+                message,
+                retryable,
+                retry_after,
+            } => ProviderError::Cloud {
+                status,
+                code: clean(code),
+                message: clean(message),
+                retryable,
+                retry_after,
+            },
+            ProviderError::Connect { endpoint, message } => ProviderError::Connect {
+                endpoint,
+                message: clean(message),
+            },
+            ProviderError::Auth(m) => ProviderError::Auth(clean(m)),
+            ProviderError::Timeout { what, after } => ProviderError::Timeout {
+                what: clean(what),
+                after,
+            },
+            ProviderError::Failed { what, message } => ProviderError::Failed {
+                what: clean(what),
+                message: clean(message),
+            },
+            ProviderError::Attribute(m) => ProviderError::Attribute(clean(m)),
+        }
+    }
+
     /// The cloud's error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -199,17 +199,30 @@ pub fn common_plan(topo: &peerctl::topology::Topology) -> peerctl::plan::Plan {
     peerctl::plan::plan(topo, &peerctl::state::State::empty(), &tpl, &mut rng).unwrap()
 }
 
-/// Starts `peerctl apply` and kills it with SIGKILL after `after`.
-async fn apply_killed_after(dir: &Path, url: &str, file: &str, after: std::time::Duration) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+/// Starts `peerctl apply -f FILE --auto-approve` in the background against `url`; its output
+/// is piped when `piped`, else discarded.
+fn spawn_apply(dir: &Path, url: &str, file: &str, piped: bool) -> tokio::process::Child {
+    let out = || {
+        if piped {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
         .current_dir(dir)
         .args(["--sandbox", url, "apply", "-f", file, "--auto-approve"])
         .env("NO_PROXY", "127.0.0.1,localhost")
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(out())
+        .stderr(out())
         .spawn()
-        .expect("spawn peerctl");
+        .expect("spawn peerctl")
+}
+
+/// Starts `peerctl apply` and kills it with SIGKILL after `after`.
+async fn apply_killed_after(dir: &Path, url: &str, file: &str, after: std::time::Duration) {
+    let mut child = spawn_apply(dir, url, file, false);
     tokio::time::sleep(after).await;
     // SIGKILL: no cleanup of any kind runs in peerctl.
     let _ = child.start_kill();
@@ -544,22 +557,7 @@ async fn sigterm_lets_running_operations_finish_records_them_and_a_rerun_complet
     let dir = tempfile::tempdir().unwrap();
     let file = topology_file("triangle");
     let file = file.to_str().unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
-        .current_dir(dir.path())
-        .args([
-            "--sandbox",
-            &sb.url(),
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-        ])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_apply(dir.path(), &sb.url(), file, true);
     // Signal once the Azure gateway (2.1 s here) is being created: other resources are done
     // by then, and the gateway is still in flight.
     use tokio::io::AsyncBufReadExt;
@@ -613,22 +611,7 @@ async fn a_second_apply_on_a_locked_state_is_refused_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let file = topology_file("triangle");
     let file = file.to_str().unwrap();
-    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
-        .current_dir(dir.path())
-        .args([
-            "--sandbox",
-            &sb.url(),
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-        ])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_apply(dir.path(), &sb.url(), file, false);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let out = peerctl(
         dir.path(),

@@ -349,37 +349,7 @@ fn classify(status: Option<u16>, code: Option<&str>, message: Option<&str>) -> P
 /// Removes every occurrence of the given secrets from an error's text (belt and braces for
 /// calls that carry pre-shared keys).
 fn scrub(e: ProviderError, secrets: &[&str]) -> ProviderError {
-    let clean = |s: String| {
-        secrets
-            .iter()
-            .filter(|k| !k.is_empty())
-            .fold(s, |s, k| s.replace(k, "***"))
-    };
-    match e {
-        ProviderError::Cloud {
-            status,
-            code,
-            message,
-            retryable,
-            retry_after,
-        } => ProviderError::Cloud {
-            status,
-            code,
-            message: clean(message),
-            retryable,
-            retry_after,
-        },
-        ProviderError::Connect { endpoint, message } => ProviderError::Connect {
-            endpoint,
-            message: clean(message),
-        },
-        ProviderError::Auth(m) => ProviderError::Auth(clean(m)),
-        ProviderError::Failed { what, message } => ProviderError::Failed {
-            what,
-            message: clean(message),
-        },
-        other => other,
-    }
+    e.redacted(secrets)
 }
 
 fn filter(name: &str, values: &[&str]) -> Filter {

@@ -21,35 +21,7 @@ fn id_of(what: &str, name: &str, id: Option<&String>) -> Result<String, Provider
 /// `err` with every occurrence of `secret` replaced: ARM does not echo keys, but a proxy or a
 /// future API version might, and no error may carry one.
 fn scrub(err: ProviderError, secret: &str) -> ProviderError {
-    if secret.is_empty() {
-        return err;
-    }
-    let s = |m: String| m.replace(secret, "[redacted]");
-    match err {
-        ProviderError::Cloud {
-            status,
-            code,
-            message,
-            retryable,
-            retry_after,
-        } => ProviderError::Cloud {
-            status,
-            code,
-            message: s(message),
-            retryable,
-            retry_after,
-        },
-        ProviderError::Connect { endpoint, message } => ProviderError::Connect {
-            endpoint,
-            message: s(message),
-        },
-        ProviderError::Auth(m) => ProviderError::Auth(s(m)),
-        ProviderError::Failed { what, message } => ProviderError::Failed {
-            what,
-            message: s(message),
-        },
-        other => other,
-    }
+    err.redacted(&[secret])
 }
 
 fn int32(a: &Attrs, key: &str) -> Result<i32, ProviderError> {

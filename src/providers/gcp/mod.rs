@@ -445,35 +445,7 @@ fn is_conflict(e: &ProviderError) -> bool {
 /// Removes every occurrence of `secret` from an error's text (no Google error is known to
 /// echo a request field, but a tunnel's key must never reach a log).
 fn redact(e: ProviderError, secret: &str) -> ProviderError {
-    if secret.is_empty() {
-        return e;
-    }
-    let scrub = |s: String| s.replace(secret, "[redacted]");
-    match e {
-        ProviderError::Cloud {
-            status,
-            code,
-            message,
-            retryable,
-            retry_after,
-        } => ProviderError::Cloud {
-            status,
-            code: scrub(code),
-            message: scrub(message),
-            retryable,
-            retry_after,
-        },
-        ProviderError::Failed { what, message } => ProviderError::Failed {
-            what,
-            message: scrub(message),
-        },
-        ProviderError::Auth(m) => ProviderError::Auth(scrub(m)),
-        ProviderError::Connect { endpoint, message } => ProviderError::Connect {
-            endpoint,
-            message: scrub(message),
-        },
-        other => other,
-    }
+    e.redacted(&[secret])
 }
 
 /// A resource's place in Compute, parsed from a URL or path of any form
