@@ -4,6 +4,10 @@
 mod common;
 
 mod apply;
+mod runners;
+mod state_etcd;
+mod verify;
+mod verify_azure;
 
 mod cli;
 mod plan_golden;
@@ -11,6 +15,7 @@ mod plan_props;
 mod provider_aws;
 mod provider_azure;
 mod provider_gcp;
+mod fuzz;
 mod topology_hostile;
 mod topology_validation;
 
@@ -19,4 +24,5 @@ mod sandbox_azure;
 mod sandbox_cli;
 mod sandbox_core;
 mod sandbox_gcp;
+mod sandbox_hostile;
 mod sandbox_physics;

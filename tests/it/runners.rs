@@ -1,0 +1,1 @@
+//! per-cloud runners sharing one state document.

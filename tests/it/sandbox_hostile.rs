@@ -1,0 +1,1 @@
+//! hostile requests to the sandbox: bounded, answered in each cloud's format, the server stays up.

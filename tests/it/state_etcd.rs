@@ -1,0 +1,1 @@
+//! the etcd state backend, the CAS loop and secrets encrypted at rest, against a real etcd.

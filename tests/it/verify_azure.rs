@@ -1,0 +1,1 @@
+//! verify's Azure observation against the sandbox.
