@@ -10,12 +10,12 @@ mod verify;
 mod verify_azure;
 
 mod cli;
+mod fuzz;
 mod plan_golden;
 mod plan_props;
 mod provider_aws;
 mod provider_azure;
 mod provider_gcp;
-mod fuzz;
 mod topology_hostile;
 mod topology_validation;
 
