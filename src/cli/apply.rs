@@ -45,6 +45,20 @@ pub struct ApplyArgs {
     /// Print every diagnostic of an invalid topology (default: the first 100).
     #[arg(long)]
     pub all: bool,
+    /// Read the recorded resources in their clouds first and repair what changed outside
+    /// peerctl (default); `--refresh=false` plans from the state alone. A saved plan is
+    /// applied as planned.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// After a successful apply, run `verify` (waiting for tunnels and BGP to come up, up to
+    /// `--verify-wait`); exit 3 when verification fails.
+    #[arg(long)]
+    pub verify: bool,
+    /// How long `--verify` waits for everything to pass (30s, 10m; scaled by a sandbox's time
+    /// scale).
+    #[arg(long, value_name = "DURATION", default_value = "15m",
+          value_parser = super::verify::parse_duration, requires = "verify")]
+    pub verify_wait: std::time::Duration,
 }
 
 /// The changes to make and everything needed to make them.
@@ -75,8 +89,54 @@ async fn apply(
     let cancel = cancel_on_signals();
     let mut backend = LocalFile::open(&path, "peerctl apply")?;
     let (state, version) = backend.read().await?;
+    super::redact::register(state.secrets.values().map(|s| s.expose()));
     let mode = Mode::pick(args.json);
-    let intent = match &args.planfile {
+    let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
+    let result = async {
+        let code = run_apply(
+            &args,
+            sandbox,
+            &loaded,
+            &target,
+            &mut backend,
+            state,
+            version,
+            cancel,
+            mode,
+        )
+        .await?;
+        match code {
+            Done::Applied(state) if args.verify => {
+                verify_after(&loaded, &target, &state, mode, args.verify_wait).await
+            }
+            Done::Applied(_) => Ok(ExitCode::SUCCESS),
+            Done::Exit(code) => Ok(code),
+        }
+    }
+    .await;
+    target.close().await;
+    result
+}
+
+/// How an apply ended: everything applied (with the state now recorded), or an exit code.
+enum Done {
+    Applied(State),
+    Exit(ExitCode),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_apply(
+    args: &ApplyArgs,
+    sandbox: Option<&str>,
+    loaded: &Loaded,
+    target: &CloudTarget,
+    backend: &mut LocalFile,
+    state: State,
+    version: Version,
+    cancel: watch::Receiver<bool>,
+    mode: Mode,
+) -> anyhow::Result<Done> {
+    let (state, intent) = match &args.planfile {
         Some(pf) => {
             let text = std::fs::read_to_string(pf)
                 .with_context(|| format!("cannot read the saved plan {}", pf.display()))?;
@@ -88,30 +148,43 @@ async fn apply(
             if mode != Mode::Json {
                 print!("{}", changes_text(&saved.changes));
             }
-            Intent {
+            let intent = Intent {
                 topology: saved.topology,
                 resources: saved.resources,
                 changes: saved.changes,
                 allocations: saved.allocations,
                 secrets: saved.secrets,
-            }
+            };
+            (state, intent)
         }
         None => {
-            let plan = make_plan(&loaded, &state)?;
-            if mode != Mode::Json && !plan.changes.is_empty() {
+            let (state, drift) = if args.refresh {
+                super::refresh::refreshed(target, &loaded.topology, &state).await?
+            } else {
+                (state, Vec::new())
+            };
+            let plan = make_plan(loaded, &state)?;
+            if mode == Mode::Json {
+                for d in &drift {
+                    let mut v = serde_json::to_value(d).unwrap_or_default();
+                    v["event"] = "drift".into();
+                    json_line(&v);
+                }
+            } else if !plan.changes.is_empty() {
+                print!("{}", super::refresh::drift_text(&drift));
                 print!("{}", render::human(&plan, &loaded.topology));
             }
-            Intent {
+            let intent = Intent {
                 topology: plan.topology,
                 resources: plan.resources,
                 changes: plan.changes,
                 allocations: plan.allocations,
                 secrets: plan.secrets,
-            }
+            };
+            (state, intent)
         }
     };
     super::redact::register(intent.secrets.values().map(|s| s.expose()));
-    super::redact::register(state.secrets.values().map(|s| s.expose()));
     if intent.changes.is_empty() {
         if mode == Mode::Json {
             json_line(&serde_json::json!({"event": "summary", "changes": 0,
@@ -119,42 +192,87 @@ async fn apply(
         } else {
             println!("No changes. The clouds match the topology {}.", loaded.path);
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Done::Applied(state));
     }
     if !confirm(args.auto_approve, "apply these changes")? {
-        return Ok(ExitCode::from(1));
+        return Ok(Done::Exit(ExitCode::from(1)));
     }
-
-    let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
     let clouds: BTreeSet<Cloud> = intent.changes.iter().map(|c| c.cloud).collect();
-    let result = async {
-        let providers = target.providers(&clouds).await?;
-        if !preflight(&providers, &loaded.topology.networks, mode).await {
-            return Ok(ExitCode::from(1));
-        }
-        let progress = Arc::new(Progress::new(mode, intent.changes.len()));
-        let mut store = Store {
-            state,
-            backend: &mut backend,
-            version,
-        };
-        let work = Work {
-            topology: &intent.topology,
-            resources: &intent.resources,
-            changes: &intent.changes,
-            allocations: &intent.allocations,
-            secrets: &intent.secrets,
-            topology_digest: Some(loaded.digest.clone()),
-            parallelism: args.parallelism.map(usize::from),
-        };
-        let report = engine::apply(work, &providers, &mut store, progress.clone(), cancel).await?;
-        progress.finish();
-        let next = format!("{} plan -f {}", command_prefix(sandbox), loaded.path);
-        Ok::<_, anyhow::Error>(summarise("Apply", &report, mode, &store, &next))
+    let providers = target.providers(&clouds).await?;
+    if !preflight(&providers, &loaded.topology.networks, mode).await {
+        return Ok(Done::Exit(ExitCode::from(1)));
     }
+    let progress = Arc::new(Progress::new(mode, intent.changes.len()));
+    let mut store = Store {
+        state,
+        backend,
+        version,
+    };
+    let work = Work {
+        topology: &intent.topology,
+        resources: &intent.resources,
+        changes: &intent.changes,
+        allocations: &intent.allocations,
+        secrets: &intent.secrets,
+        topology_digest: Some(loaded.digest.clone()),
+        parallelism: args.parallelism.map(usize::from),
+    };
+    let report = engine::apply(work, &providers, &mut store, progress.clone(), cancel).await?;
+    progress.finish();
+    let next = if args.verify {
+        String::new()
+    } else {
+        format!("{} plan -f {}", command_prefix(sandbox), loaded.path)
+    };
+    let code = summarise("Apply", &report, mode, &store, &next);
+    Ok(if report.ok() {
+        Done::Applied(store.state)
+    } else {
+        Done::Exit(code)
+    })
+}
+
+/// `apply --verify`: verify with the state just recorded, waiting up to `wait`.
+async fn verify_after(
+    loaded: &Loaded,
+    target: &CloudTarget,
+    state: &State,
+    mode: Mode,
+    wait: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    let plan = make_plan(loaded, state)?;
+    let clouds: BTreeSet<Cloud> = loaded.topology.networks.iter().map(|n| n.cloud).collect();
+    let providers = target.providers(&clouds).await?;
+    if mode != Mode::Json {
+        let scaled = wait.mul_f64(target.time_scale.max(0.0));
+        let note = if target.time_scale == 1.0 {
+            String::new()
+        } else {
+            format!(", {scaled:.1?} on this sandbox's clock")
+        };
+        println!("\nVerifying (waiting up to {wait:.0?}{note} for tunnels and BGP)…");
+    }
+    let found = super::verify::check(
+        &super::verify::Checking {
+            providers: &providers,
+            time_scale: target.time_scale,
+            plan: &plan,
+            state,
+            topology: &loaded.topology,
+            options: Default::default(),
+            quiet: mode == Mode::Json,
+        },
+        Some(wait),
+    )
     .await;
-    target.close().await;
-    result
+    if mode == Mode::Json {
+        json_line(&serde_json::json!({
+            "event": "verify",
+            "result": peerctl::verify::render::json(&found.report, &found.errors, found.attempts),
+        }));
+        return Ok(found.exit_code());
+    }
+    found.print(false, None)
 }
 
 /// `peerctl` as the user would type it again to reach the same clouds.
@@ -278,7 +396,7 @@ pub fn summarise(what: &str, r: &Report, mode: Mode, store: &Store<'_>, next: &s
                 "\n{what} complete: {line}. State: {}.",
                 store.backend.describe()
             );
-            if what == "Apply" {
+            if what == "Apply" && !next.is_empty() {
                 println!(
                     "Next: `{next}` shows no changes; tunnels and BGP come up over the next minutes."
                 );

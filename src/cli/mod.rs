@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod graph;
 pub mod plan;
 pub mod progress;
+pub mod refresh;
 pub mod sandbox;
 pub mod state_cmd;
 pub mod target;

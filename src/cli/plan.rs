@@ -33,6 +33,10 @@ pub struct PlanArgs {
     /// Print every diagnostic of an invalid topology (default: the first 100).
     #[arg(long)]
     pub all: bool,
+    /// Read the recorded resources in their clouds first and plan against what is there
+    /// (default); `--refresh=false` plans from the state alone, without cloud access.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
 }
 
 /// A topology file read and validated, with its bytes' digest.
@@ -100,6 +104,18 @@ pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let state = State::load(&super::target::state_path(args.state.as_deref(), sandbox))?;
+    super::redact::register(state.secrets.values().map(|s| s.expose()));
+    let (state, drift) = if args.refresh && !state.resources.is_empty() {
+        let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+        rt.block_on(async {
+            let target = super::target::CloudTarget::resolve(sandbox, &loaded.topology).await?;
+            let r = super::refresh::refreshed(&target, &loaded.topology, &state).await;
+            target.close().await;
+            r
+        })?
+    } else {
+        (state, Vec::new())
+    };
     let plan = make_plan(&loaded, &state)?;
     if let Some(out) = &args.out {
         let saved = SavedPlan::new(&plan, loaded.digest.clone(), &state);
@@ -107,12 +123,14 @@ pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("saving the plan to {}", out.display()))?;
     }
     if args.json {
+        let mut doc = render::json_against(&plan, &state);
+        doc["drift"] = serde_json::to_value(&drift).unwrap_or_default();
         print!(
             "{}",
-            serde_json::to_string_pretty(&render::json_against(&plan, &state)).unwrap_or_default()
-                + "\n"
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
         );
     } else {
+        print!("{}", super::refresh::drift_text(&drift));
         print!("{}", render::human(&plan, &loaded.topology));
         if let Some(out) = &args.out {
             println!(

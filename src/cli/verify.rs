@@ -7,10 +7,11 @@ use super::target::{state_path, CloudTarget};
 use anyhow::Context;
 use clap::Args;
 use peerctl::cloud::Cloud;
-use peerctl::engine::{desired, Providers};
-use peerctl::providers::{ObserveRequest, Recorded};
+use peerctl::engine::{observe, Providers};
+use peerctl::plan::Plan;
 use peerctl::state::State;
-use peerctl::verify::snapshot::{ReadError, Snapshot};
+use peerctl::topology::Topology;
+use peerctl::verify::snapshot::ReadError;
 use peerctl::verify::{judge, render, Options, Report};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -76,55 +77,107 @@ pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
-        let clouds: BTreeSet<Cloud> = loaded.topology.networks.iter().map(|n| n.cloud).collect();
-        let providers = target.providers(&clouds).await?;
-        let limit = args.wait.map(|w| w.mul_f64(target.time_scale.max(0.0)));
-        let start = Instant::now();
-        let mut attempts = 0;
-        let (report, errors) = loop {
-            attempts += 1;
-            let snap = observe(&providers, &loaded.topology, &state).await;
-            let errors: Vec<(Cloud, ReadError)> =
-                snap.errors().map(|(c, e)| (c, e.clone())).collect();
-            let report = judge(
-                &plan,
-                &state,
-                &loaded.topology,
-                &snap,
-                &Options {
-                    strict: args.strict,
+        let result = async {
+            let clouds: BTreeSet<Cloud> =
+                loaded.topology.networks.iter().map(|n| n.cloud).collect();
+            let providers = target.providers(&clouds).await?;
+            let found = check(
+                &Checking {
+                    providers: &providers,
+                    time_scale: target.time_scale,
+                    plan: &plan,
+                    state: &state,
+                    topology: &loaded.topology,
+                    options: Options {
+                        strict: args.strict,
+                    },
+                    quiet: args.json,
                 },
-            );
-            // A cloud that cannot be read is an error to report now, not a state to wait out.
-            let done =
-                report.passed() || !errors.is_empty() || limit.is_none_or(|l| start.elapsed() >= l);
-            if done {
-                break (report, errors);
-            }
-            if !args.json {
-                eprintln!(
-                    "verify: attempt {attempts}: {} failing; checking again (waited {:.0?})",
-                    failing(&report),
-                    start.elapsed()
-                );
-            }
-            let pause = Duration::from_secs(15).mul_f64(target.time_scale.max(0.0));
-            tokio::time::sleep(pause.max(Duration::from_millis(20))).await;
-        };
+                args.wait,
+            )
+            .await;
+            found.print(args.json, args.junit.as_deref())
+        }
+        .await;
         target.close().await;
-        if let Some(file) = &args.junit {
-            let xml = render::junit(&report).context("rendering the JUnit report")?;
+        result
+    })
+}
+
+/// What one verify needs: the providers to read with, and the plan and state to judge by.
+pub struct Checking<'a> {
+    pub providers: &'a Providers,
+    /// The target's time scale (waits and pauses are scaled by it).
+    pub time_scale: f64,
+    pub plan: &'a Plan,
+    pub state: &'a State,
+    pub topology: &'a Topology,
+    pub options: Options,
+    /// No progress lines on stderr (JSON output).
+    pub quiet: bool,
+}
+
+/// The outcome of a verify: the report of the last attempt and its read errors.
+pub struct Found {
+    pub report: Report,
+    pub errors: Vec<(Cloud, ReadError)>,
+    pub attempts: usize,
+}
+
+/// Reads and judges; with `wait`, again every 15 s (scaled) until everything passes or the
+/// time is up. A cloud that cannot be read ends the wait at once: it is an error to report,
+/// not a state to wait out.
+pub async fn check(c: &Checking<'_>, wait: Option<Duration>) -> Found {
+    let limit = wait.map(|w| w.mul_f64(c.time_scale.max(0.0)));
+    let start = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let snap = observe(c.providers, c.topology, c.state).await;
+        let errors: Vec<(Cloud, ReadError)> = snap.errors().map(|(c, e)| (c, e.clone())).collect();
+        let report = judge(c.plan, c.state, c.topology, &snap, &c.options);
+        let done =
+            report.passed() || !errors.is_empty() || limit.is_none_or(|l| start.elapsed() >= l);
+        if done {
+            return Found {
+                report,
+                errors,
+                attempts,
+            };
+        }
+        if !c.quiet {
+            eprintln!(
+                "verify: attempt {attempts}: {} failing; checking again (waited {:.0?})",
+                failing(&report),
+                start.elapsed()
+            );
+        }
+        let pause = Duration::from_secs(15).mul_f64(c.time_scale.max(0.0));
+        tokio::time::sleep(pause.max(Duration::from_millis(20))).await;
+    }
+}
+
+impl Found {
+    /// Prints the table or the JSON document (and writes the JUnit file); the exit code: 0 all
+    /// pass, 1 a cloud could not be read, 3 verification failed.
+    pub fn print(&self, json: bool, junit: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+        if let Some(file) = junit {
+            let xml = render::junit(&self.report).context("rendering the JUnit report")?;
             std::fs::write(file, xml)
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
-        if args.json {
+        if json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&render::json(&report, &errors, attempts))?
+                serde_json::to_string_pretty(&render::json(
+                    &self.report,
+                    &self.errors,
+                    self.attempts
+                ))?
             );
         } else {
-            print!("{}", render::human(&report));
-            for (c, e) in &errors {
+            print!("{}", render::human(&self.report));
+            for (c, e) in &self.errors {
                 eprintln!(
                     "error: cannot read {} ({} {}): {}",
                     c.display_name(),
@@ -134,14 +187,18 @@ pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> 
                 );
             }
         }
-        Ok(if !errors.is_empty() {
+        Ok(self.exit_code())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        if !self.errors.is_empty() {
             ExitCode::FAILURE
-        } else if report.passed() {
+        } else if self.report.passed() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(EXIT_FAILED)
-        })
-    })
+        }
+    }
 }
 
 fn failing(r: &Report) -> usize {
@@ -150,64 +207,6 @@ fn failing(r: &Report) -> usize {
         .flat_map(|l| l.ways().map(|w| l.verdict_of(&w)))
         .filter(|v| *v == peerctl::verify::Verdict::Fail)
         .count()
-}
-
-/// Every cloud of the topology, read concurrently.
-async fn observe(
-    providers: &Providers,
-    topo: &peerctl::topology::Topology,
-    state: &State,
-) -> Snapshot {
-    let outputs = |a: &str| state.resources.get(a).map(|r| r.outputs.clone());
-    let reads = providers.clouds().filter_map(|cloud| {
-        let p = providers.get(cloud)?;
-        let req = ObserveRequest {
-            topology: topo.name.clone(),
-            resources: state
-                .resources
-                .iter()
-                .filter(|(_, r)| r.cloud == cloud)
-                .map(|(a, r)| Recorded {
-                    desired: desired(
-                        &topo.name,
-                        a,
-                        r.kind,
-                        &r.name,
-                        &r.region,
-                        &r.attributes,
-                        &outputs,
-                        &state.secrets,
-                    ),
-                    id: r.id.clone(),
-                    network: r.network.clone(),
-                    link: r.link.clone(),
-                })
-                .collect(),
-            networks: topo
-                .networks
-                .iter()
-                .filter(|n| n.cloud == cloud)
-                .cloned()
-                .collect(),
-        };
-        Some(async move {
-            let r = p.observe(&req).await;
-            (cloud, r)
-        })
-    });
-    let mut snap = Snapshot::default();
-    for (cloud, r) in futures::future::join_all(reads).await {
-        let s = r.unwrap_or_else(|e| peerctl::verify::snapshot::CloudSnapshot {
-            errors: vec![ReadError {
-                scope: cloud.as_str().to_string(),
-                what: "observe".into(),
-                message: e.to_string(),
-            }],
-            ..Default::default()
-        });
-        snap.clouds.insert(cloud, s);
-    }
-    snap
 }
 
 #[cfg(test)]

@@ -78,6 +78,15 @@ fn planned_rules(attrs: &Attrs) -> Result<BTreeSet<Rule>, ProviderError> {
     Ok(out)
 }
 
+/// The text that marks a security group rule as this resource's: the planned `description`
+/// attribute (what verify and drift checks compare), else `peerctl TOPOLOGY ADDRESS`.
+fn rule_description(d: &Desired) -> String {
+    d.attrs
+        .opt_str("description")
+        .map(str::to_string)
+        .unwrap_or_else(|| d.description())
+}
+
 /// The rules of a group in one direction, each with its description.
 fn group_rules(g: &SecurityGroup, egress: bool) -> Vec<(Rule, Option<String>)> {
     let perms = if egress {
@@ -491,7 +500,7 @@ impl AwsProvider {
         old: &[SecurityGroup],
     ) -> Result<Outputs, ProviderError> {
         let planned = planned_rules(&d.attrs)?;
-        let ours = d.description();
+        let ours = rule_description(d);
         let egress = egress(d);
         let mut ids = Vec::new();
         for g in groups {
@@ -593,7 +602,7 @@ impl AwsProvider {
         let ids: Vec<&str> = id.split(',').filter(|s| !s.is_empty()).collect();
         let groups = self.groups_by_id(&d.region, &ids).await?;
         let planned = planned_rules(&d.attrs)?;
-        let ours = d.description();
+        let ours = rule_description(d);
         let egress = egress(d);
         for g in &groups {
             let Some(gid) = g.group_id() else {
