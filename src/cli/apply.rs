@@ -57,7 +57,7 @@ pub struct ApplyArgs {
     /// How long `--verify` waits for everything to pass (30s, 10m; scaled by a sandbox's time
     /// scale).
     #[arg(long, value_name = "DURATION", default_value = "15m",
-          value_parser = super::verify::parse_duration, requires = "verify")]
+          value_parser = super::duration::parse, requires = "verify")]
     pub verify_wait: std::time::Duration,
 }
 

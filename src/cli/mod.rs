@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod completions;
 pub mod destroy;
+pub mod duration;
 pub mod graph;
 pub mod plan;
 pub mod progress;

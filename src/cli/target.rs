@@ -176,20 +176,6 @@ pub fn state_path(arg: Option<&Path>, sandbox: Option<&str>) -> PathBuf {
 /// The default state file against the clouds (and a sandbox at a URL).
 pub const DEFAULT_STATE: &str = ".peerctl/state.json";
 
-/// `30s`, `4m`, `90m`, `2h` (a unit is required).
-pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        _ => return None,
-    };
-    Some(std::time::Duration::from_secs(secs))
-}
-
 /// The variables that override the providers' timeouts (real time; scaled against a sandbox).
 pub const TIMEOUT_VARS: [&str; 5] = [
     "PEERCTL_TIMEOUT_AZURE_GATEWAY",
@@ -206,8 +192,9 @@ pub fn timeouts_from_env(
     let mut t = peerctl::providers::Timeouts::default();
     for name in TIMEOUT_VARS {
         let Some(v) = var(name) else { continue };
-        let d = parse_duration(&v)
-            .with_context(|| format!("{name}={v:?}: a duration with a unit, such as 90m or 2h"))?;
+        let d = super::duration::parse(&v).map_err(|e| {
+            anyhow::anyhow!("{name}={v:?}: {e}; a duration with a unit, such as 90m or 2h")
+        })?;
         let slot = match name {
             "PEERCTL_TIMEOUT_AZURE_GATEWAY" => &mut t.azure_gateway,
             "PEERCTL_TIMEOUT_AZURE_OTHER" => &mut t.azure_other,
@@ -224,15 +211,6 @@ pub fn timeouts_from_env(
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn durations_need_a_unit() {
-        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("90"), None);
-        assert_eq!(parse_duration("m"), None);
-    }
 
     #[test]
     fn timeouts_default_to_terraforms_and_can_be_overridden() {

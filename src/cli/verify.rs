@@ -32,7 +32,7 @@ pub struct VerifyArgs {
     pub state: Option<PathBuf>,
     /// Re-check until everything passes or this much time has gone (30s, 5m); scaled by a
     /// sandbox's time scale.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse)]
     pub wait: Option<Duration>,
     /// A degraded link (3 of 4 tunnels up, a BGP session down beside working ones) fails.
     #[arg(long)]
@@ -43,26 +43,6 @@ pub struct VerifyArgs {
     /// Also write a JUnit XML report (one test case per link × check) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-}
-
-/// `30s`, `4m`, `1h`, `500ms`: a number with a unit.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(|| format!("{s:?} has no unit (use 30s, 5m, 1h)"))?;
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (use 30s, 5m, 1h)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -207,18 +187,4 @@ fn failing(r: &Report) -> usize {
         .flat_map(|l| l.ways().map(|w| l.verdict_of(&w)))
         .filter(|v| *v == peerctl::verify::Verdict::Fail)
         .count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_need_a_unit() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("4m"), Ok(Duration::from_secs(240)));
-        assert!(parse_duration("30").is_err());
-        assert!(parse_duration("3x").is_err());
-    }
 }
