@@ -268,7 +268,7 @@ async fn verify_after(
     if mode == Mode::Json {
         json_line(&serde_json::json!({
             "event": "verify",
-            "result": peerctl::verify::render::json(&found.report, &found.errors, found.attempts),
+            "result": found.json(),
         }));
         return Ok(found.exit_code());
     }

@@ -13,7 +13,7 @@ use peerctl::state::State;
 use peerctl::topology::Topology;
 use peerctl::verify::snapshot::ReadError;
 use peerctl::verify::{judge, render, Options, Report};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -102,6 +102,8 @@ pub struct Found {
     pub report: Report,
     pub errors: Vec<(Cloud, ReadError)>,
     pub attempts: usize,
+    /// Read calls of the last attempt, per cloud.
+    pub reads: BTreeMap<Cloud, usize>,
 }
 
 /// Reads and judges; with `wait`, again every 15 s (scaled) until everything passes or the
@@ -119,10 +121,12 @@ pub async fn check(c: &Checking<'_>, wait: Option<Duration>) -> Found {
         let done =
             report.passed() || !errors.is_empty() || limit.is_none_or(|l| start.elapsed() >= l);
         if done {
+            let reads = snap.clouds.iter().map(|(c, s)| (*c, s.reads)).collect();
             return Found {
                 report,
                 errors,
                 attempts,
+                reads,
             };
         }
         if !c.quiet {
@@ -147,14 +151,7 @@ impl Found {
                 .with_context(|| format!("cannot write {}", file.display()))?;
         }
         if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&render::json(
-                    &self.report,
-                    &self.errors,
-                    self.attempts
-                ))?
-            );
+            println!("{}", serde_json::to_string_pretty(&self.json())?);
         } else {
             print!("{}", render::human(&self.report));
             for (c, e) in &self.errors {
@@ -168,6 +165,13 @@ impl Found {
             }
         }
         Ok(self.exit_code())
+    }
+
+    /// The JSON document (docs/cli.md), with the read calls of the last attempt per cloud.
+    pub fn json(&self) -> serde_json::Value {
+        let mut doc = render::json(&self.report, &self.errors, self.attempts);
+        doc["reads"] = serde_json::to_value(&self.reads).unwrap_or_default();
+        doc
     }
 
     pub fn exit_code(&self) -> ExitCode {
