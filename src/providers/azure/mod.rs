@@ -5,10 +5,11 @@
 //! Decision: azure_mgmt_network 0.21 is the last release of the legacy ARM crates (frozen on
 //! azure_core 0.21 and reqwest 0.12). It is used only for what it does well, building the ARM
 //! requests and (de)serialising the `package_2024_03` models: every call is sent with
-//! `.send()`, its LRO poller is never used, and retries, errors, waiting and locking are ours.
+//! `.send()` (reads with `into_future`, lists page by page with `into_stream`), its LRO poller
+//! is never used, and retries, errors, waiting and locking are ours.
 //! No SDK type leaves this directory, so replacing the crate with plain ARM calls on the
 //! maintained azure_core (or reqwest + serde) means rewriting the call sites in `gateway.rs`,
-//! `link.rs` and `preflight.rs` and the transport below, and nothing outside
+//! `link.rs`, `preflight.rs` and `observe/` and the transport below, and nothing outside
 //! `src/providers/azure/`.
 
 mod gateway;
@@ -704,7 +705,7 @@ impl Provider for AzureProvider {
         &self,
         request: &crate::providers::ObserveRequest,
     ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError> {
-        observe::observe_all(request)
+        self.observe_all(request).await
     }
 }
 
