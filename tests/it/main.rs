@@ -8,6 +8,7 @@ mod runners;
 mod state_etcd;
 mod verify;
 mod verify_azure;
+mod verify_gcp;
 
 mod cli;
 mod fuzz;

@@ -642,7 +642,7 @@ impl Provider for GcpProvider {
         &self,
         request: &crate::providers::ObserveRequest,
     ) -> Result<crate::verify::snapshot::CloudSnapshot, ProviderError> {
-        observe::observe_all(request)
+        Box::pin(self.observe_all(request)).await
     }
 }
 
