@@ -1,6 +1,7 @@
 //! Where the state document lives. A backend reads the document with a version and writes it
 //! only if the version is still the one read (compare-and-swap), so that a shared backend
-//! (etcd, later) slots in beside the local file without the engine changing.
+//! (etcd, [`super::etcd`]) slots in beside the local file without the engine changing. Every
+//! backend stores the document through a [`Codec`] (secrets sealed when a key is given).
 //!
 //! The local file backend holds an exclusive lock on a lock file of its own beside the state
 //! (the state file itself is replaced by rename, so a lock on it would not survive a write).
@@ -8,6 +9,7 @@
 //! apply never leaves a stale lock; the lock file records the holder for the message a second
 //! apply gets.
 
+use super::crypt::Codec;
 use super::{State, StateError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +28,30 @@ pub trait Backend: Send {
     /// Stores `state` if the stored version is still `expected`; returns the new version.
     /// [`StateError::Conflict`] when someone else wrote in between.
     async fn write(&mut self, state: &State, expected: Version) -> Result<Version, StateError>;
+    /// True for a store other processes write at the same time (etcd); a local file is
+    /// locked, so only its holder writes.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Waits until the stored version differs from `seen` or `timeout` passes; true when it
+    /// changed. The default polls [`Backend::read`] every half second; etcd watches.
+    async fn wait_for_change(
+        &mut self,
+        seen: Version,
+        timeout: std::time::Duration,
+    ) -> Result<bool, StateError> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.read().await?.1 != seen {
+                return Ok(true);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep((until - now).min(std::time::Duration::from_millis(500))).await;
+        }
+    }
 }
 
 /// Who holds a state lock (recorded in the lock file).
@@ -53,6 +79,7 @@ pub struct LocalFile {
     path: PathBuf,
     /// Held open: closing it (or dying) releases the lock.
     _lock: std::fs::File,
+    codec: Codec,
 }
 
 fn host_name() -> String {
@@ -134,7 +161,46 @@ impl LocalFile {
         Ok(LocalFile {
             path: path.to_path_buf(),
             _lock: f,
+            codec: Codec::plain(),
         })
+    }
+
+    /// The same file, stored through `codec` (sealed secrets with a key).
+    pub fn with_codec(mut self, codec: Codec) -> LocalFile {
+        self.codec = codec;
+        self
+    }
+
+    /// Reads the file without taking its lock (for commands that only read).
+    pub fn read_unlocked(path: &Path, codec: &mut Codec) -> Result<State, StateError> {
+        match std::fs::read(path) {
+            Ok(bytes) => codec.decode(&bytes, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::empty()),
+            Err(source) => Err(StateError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// The serial of the stored document (0 when none), read without opening its secrets.
+    fn stored_serial(&self) -> Result<u64, StateError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.describe(),
+                    source,
+                })
+            }
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
+                path: self.describe(),
+                message: e.to_string(),
+            })?;
+        Ok(v.get("serial").and_then(|s| s.as_u64()).unwrap_or(0))
     }
 }
 
@@ -145,7 +211,7 @@ impl Backend for LocalFile {
     }
 
     async fn read(&mut self) -> Result<(State, Version), StateError> {
-        let s = State::load(&self.path)?;
+        let s = LocalFile::read_unlocked(&self.path, &mut self.codec)?;
         let v = Version(s.serial);
         Ok((s, v))
     }
@@ -153,15 +219,16 @@ impl Backend for LocalFile {
     async fn write(&mut self, state: &State, expected: Version) -> Result<Version, StateError> {
         // The lock makes this process the only writer; the check still catches a file
         // replaced by hand while the lock was held.
-        let now = State::load(&self.path)?;
-        if now.serial != expected.0 {
+        let found = self.stored_serial()?;
+        if found != expected.0 {
             return Err(StateError::Conflict {
                 path: self.describe(),
                 expected: expected.0,
-                found: now.serial,
+                found,
             });
         }
-        state.save(&self.path)?;
+        let bytes = self.codec.encode(state, &self.describe())?;
+        super::write_atomic(&self.path, &bytes)?;
         Ok(Version(state.serial))
     }
 }

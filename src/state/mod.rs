@@ -1,9 +1,15 @@
 //! The state document: what peerctl has created (cloud ids, outputs), the allocations it made
 //! and the secrets it generated, as one JSON document. Read by the planner; written by apply
-//! through a [`backend::Backend`] (read with a version, compare-and-swap write); the local
-//! file backend replaces the file atomically with mode 0600 ([`write_atomic`]) under a lock.
+//! through a [`backend::Backend`] (read with a version, compare-and-swap write): a local file
+//! (replaced atomically with mode 0600, [`write_atomic`], under a lock) or etcd ([`etcd`]),
+//! opened from a location with [`open`]; secrets sealed at rest by [`crypt`].
 
 pub mod backend;
+pub mod crypt;
+pub mod etcd;
+pub mod merge;
+pub mod open;
+pub mod shared;
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -40,12 +46,41 @@ pub enum StateError {
     Version { path: String, found: u32 },
     #[error("state {path} is locked by {holder}; wait for it to finish (the lock is released when that process ends)")]
     Locked { path: String, holder: String },
-    #[error("state {path} changed under this run (expected serial {expected}, found {found}); nothing was overwritten")]
+    #[error("state {path} changed under this run (expected version {expected}, found {found}); nothing was overwritten")]
     Conflict {
         path: String,
         expected: u64,
         found: u64,
     },
+    #[error("state {path} kept changing under this run ({attempts} compare-and-swap attempts lost); nothing was overwritten, try again")]
+    Contended { path: String, attempts: usize },
+    #[error("state backend {at}: {message}")]
+    Backend { at: String, message: String },
+    #[error("invalid state location {spec:?}: {message}")]
+    Spec { spec: String, message: String },
+    #[error("state key: {0}")]
+    Key(String),
+    #[error(
+        "the secrets in {path} are encrypted: set {} (or {}) to the key they were written with",
+        crypt::KEY_VAR,
+        crypt::KEY_FILE_VAR
+    )]
+    KeyRequired { path: String },
+    #[error("refusing to store pre-shared keys in clear in the shared state {path}: set {} (a passphrase) or {} (a file holding one) so that they are encrypted; nothing was written", crypt::KEY_VAR, crypt::KEY_FILE_VAR)]
+    SecretsNeedKey { path: String },
+    #[error("the secrets in {path} were encrypted with another key (key id {stored}; the key given has id {given} for this document): if the key was rotated, set {} to the previous key as well so that they are re-encrypted; nothing was written", crypt::OLD_KEY_VAR)]
+    WrongKey {
+        path: String,
+        stored: String,
+        given: String,
+    },
+    #[error("the encrypted secrets in {path} failed authentication (altered or corrupted); nothing was written")]
+    Tampered { path: String },
+    #[error(
+        "the secrets in {path} are encrypted; read it through a state backend opened with {}",
+        crypt::KEY_VAR
+    )]
+    Sealed { path: String },
 }
 
 /// A secret value (pre-shared key). Its `Debug` never shows the value; serialisation does,
@@ -226,13 +261,24 @@ impl State {
         )
     }
 
-    /// Parses a state document; `path` is only used in errors.
+    /// Parses a state document; `path` is only used in errors. A document whose secrets are
+    /// sealed is refused ([`StateError::Sealed`]): only a backend with the key reads it.
     pub fn from_json(path: &str, text: &str) -> Result<State, StateError> {
         let probe: serde_json::Value =
             serde_json::from_str(text).map_err(|e| StateError::Invalid {
                 path: path.to_string(),
                 message: e.to_string(),
             })?;
+        if probe.get(crypt::SEALED_FIELD).is_some() {
+            return Err(StateError::Sealed {
+                path: path.to_string(),
+            });
+        }
+        State::from_value(path, probe)
+    }
+
+    /// [`State::from_json`] on an already parsed document (sealed secrets already opened).
+    pub fn from_value(path: &str, probe: serde_json::Value) -> Result<State, StateError> {
         let found = probe
             .get("format_version")
             .and_then(|v| v.as_u64())
