@@ -310,3 +310,96 @@ async fn triangle_gcp_links_pass_and_a_deleted_static_route_is_a_routing_failure
     assert_all_pass(&doc, AWS_GCP);
     sb.stop().await;
 }
+
+/// The provider's own observation of the applied aws-gcp topology: what it holds, that its
+/// read count is the calls the cloud saw, and that a list failing after its retries is a read
+/// error in the snapshot (its resources left unjudged), not a failed observation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcp_observation_holds_sessions_routes_and_rules_and_counts_its_reads() {
+    use peerctl::cloud::Cloud;
+    use peerctl::providers::gcp::GcpProvider;
+    use peerctl::providers::{Provider, ProviderConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let sb = applied("aws-gcp", dir.path()).await;
+    let topo = peerctl::topology::load(&topology_file("aws-gcp")).unwrap();
+    let state = peerctl::state::State::load(&dir.path().join(".peerctl/state.json")).unwrap();
+    let p = GcpProvider::new(ProviderConfig {
+        endpoint: Some(sb.url()),
+        time_scale: 0.001,
+        ..ProviderConfig::default()
+    })
+    .await
+    .unwrap();
+    let req = peerctl::engine::observe::request(Cloud::Gcp, &topo, &state);
+
+    let (before, _) = gcp_reads(&sb);
+    let snap = p.observe(&req).await.expect("observation");
+    let (after, _) = gcp_reads(&sb);
+    assert!(snap.errors.is_empty(), "{:?}", snap.errors);
+    assert_eq!(snap.reads as u64, after - before);
+    assert_eq!(snap.resources.len(), req.resources.len());
+    assert!(snap.resources.values().all(|r| r.present));
+    assert_eq!(snap.tunnels.len(), 4);
+    assert!(snap
+        .tunnels
+        .iter()
+        .all(|t| t.up && t.status == "ESTABLISHED"));
+    let aws: ipnet::Ipv4Net = "10.10.0.0/16".parse().unwrap();
+    assert_eq!(snap.bgp.len(), 4);
+    for b in &snap.bgp {
+        assert!(b.established, "{b:?}");
+        assert_eq!(b.state, "Established");
+        assert!(b.learned.contains(&aws), "{b:?}");
+        assert!(b
+            .peer_ip
+            .as_deref()
+            .is_some_and(|ip| ip.starts_with("169.254.")));
+    }
+    let net = &snap.networks["gcp-usc1"];
+    assert_eq!(net.route_tables.len(), 1);
+    assert_eq!(net.route_tables[0].name, "network prod-vpc");
+    let over: Vec<_> = net.route_tables[0]
+        .routes
+        .iter()
+        .filter(|r| r.dest == aws && r.active && r.origin == "bgp")
+        .collect();
+    assert_eq!(over.len(), 4, "{:?}", net.route_tables);
+    assert!(over.iter().all(|r| r
+        .via
+        .as_deref()
+        .is_some_and(|v| v.starts_with("gcp.vpn_tunnel."))));
+    let fw = &net.firewalls[0];
+    assert_eq!(fw.name, "network prod-vpc");
+    assert!(fw
+        .rules
+        .iter()
+        .any(|r| r.address.as_deref() == Some(&format!("gcp.firewall.{AWS_GCP}.gcp-usc1")[..])));
+
+    // firewalls.list answers server errors beyond every retry.
+    let http = reqwest::Client::new();
+    let faults = json!({"scripted": [{"cloud": "gcp", "operation": "firewalls.list",
+        "kind": "server_error", "count": 100}]});
+    let r = http
+        .post(format!("{}/_sandbox/faults", sb.url()))
+        .body(faults.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let snap = p
+        .observe(&req)
+        .await
+        .expect("observation despite a failed list");
+    assert_eq!(snap.errors.len(), 1, "{:?}", snap.errors);
+    let e = &snap.errors[0];
+    assert_eq!(
+        (e.scope.as_str(), e.what.as_str()),
+        ("gcp acme-net/global", "firewalls.list")
+    );
+    let rule = format!("gcp.firewall.{AWS_GCP}.gcp-usc1");
+    assert!(!snap.resources.contains_key(&rule), "unread, so not judged");
+    assert!(snap.networks["gcp-usc1"].firewalls.is_empty());
+    assert_eq!(snap.networks["gcp-usc1"].route_tables.len(), 1);
+    assert_eq!(snap.tunnels.len(), 4);
+    sb.stop().await;
+}
