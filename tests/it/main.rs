@@ -9,6 +9,7 @@ mod state_etcd;
 mod verify;
 mod verify_azure;
 mod verify_gcp;
+mod verify_truth;
 
 mod cli;
 mod fuzz;
