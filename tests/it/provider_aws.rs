@@ -281,7 +281,8 @@ async fn the_triangles_aws_resources_are_created_adopted_rekeyed_and_deleted() {
             .values()
             .filter(|t| t.vpc_id == VPC)
             .all(|t| t.propagating_vgws.contains(&vgw)));
-        let ours = sg_rule.description();
+        // The planned description attribute marks peerctl's rules (verify compares it).
+        let ours = sg_rule.attrs.opt_str("description").unwrap().to_string();
         assert!(w.aws.security_groups.values().any(|g| g
             .rules
             .iter()
@@ -372,7 +373,7 @@ async fn the_triangles_aws_resources_are_created_adopted_rekeyed_and_deleted() {
         .await
         .unwrap();
     assert_eq!(o["id"], rule_id);
-    let ours = sg_rule.description();
+    let ours = sg_rule.attrs.opt_str("description").unwrap().to_string();
     let rules_of_ours = |sb: &RunningSandbox| -> Vec<(String, Option<i32>, String)> {
         sb.sandbox.inspect(|w, _| {
             let mut v: Vec<_> = w

@@ -277,7 +277,7 @@ async fn break_one(w: &World, state: &State, topo: &Topology, rng: &mut Rng) -> 
                 .unwrap();
                 return format!("GCP deny {name} from {src} in {}", n.name);
             }
-            4 | 5 | 6 => {
+            4..=6 => {
                 let kind = [Kind::GcpRoute, Kind::GcpFirewall, Kind::GcpVpnTunnel][rng.below(3)];
                 let Some((a, r)) = rng.pick(&of(kind)) else {
                     continue;
