@@ -7,7 +7,7 @@
 use crate::cloud::Cloud;
 use crate::plan::resource::Value;
 use crate::state::State;
-use crate::verify::judge::flatten;
+use crate::verify::judge::differences;
 use crate::verify::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -91,20 +91,7 @@ pub fn refresh(state: &State, snap: &Snapshot) -> (State, Vec<Drift>) {
             drift.push(at(DriftChange::Deleted { id: rec.id.clone() }));
             continue;
         }
-        let expected = flatten(&rec.attributes, state);
-        let mut changed: Vec<(String, String, String)> = obs
-            .attrs
-            .iter()
-            .filter_map(|(k, actual)| {
-                let e = expected.get(k)?;
-                (e != actual).then(|| (k.clone(), e.clone(), actual.clone()))
-            })
-            .collect();
-        changed.extend(
-            obs.diffs
-                .iter()
-                .map(|d| (d.attr.clone(), d.expected.clone(), d.actual.clone())),
-        );
+        let changed = differences(&rec.attributes, obs, state);
         let mut marked = BTreeSet::new();
         for (attr, e, a) in changed {
             let top = top_key(&attr);

@@ -348,21 +348,7 @@ impl LinkCtx<'_> {
                 );
                 continue;
             }
-            let expected = flatten(&rec.attributes, self.state);
-            let mut diffs: Vec<(String, String, String)> = obs
-                .attrs
-                .iter()
-                .filter_map(|(k, actual)| {
-                    let e = expected.get(k)?;
-                    (e != actual).then(|| (k.clone(), e.clone(), actual.clone()))
-                })
-                .collect();
-            diffs.extend(
-                obs.diffs
-                    .iter()
-                    .map(|d| (d.attr.clone(), d.expected.clone(), d.actual.clone())),
-            );
-            for (attr, e, actual) in diffs {
+            for (attr, e, actual) in differences(&rec.attributes, obs, self.state) {
                 let mut c = Cause::fail(format!(
                     "{a} ({}) {attr}: expected {e}, actual {actual}",
                     rec.name
@@ -909,6 +895,31 @@ fn decide(f: &FirewallObs, dir: Direction, flow: &Flow) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Where an observed resource differs from its recorded attributes: (attribute, expected,
+/// actual) for every observed attribute whose value is not the recorded one, then the
+/// differences only the observer could state. Shared by the presence check and refresh.
+pub fn differences(
+    recorded: &BTreeMap<String, Value>,
+    obs: &super::snapshot::ResourceObs,
+    state: &State,
+) -> Vec<(String, String, String)> {
+    let expected = flatten(recorded, state);
+    let mut out: Vec<(String, String, String)> = obs
+        .attrs
+        .iter()
+        .filter_map(|(k, actual)| {
+            let e = expected.get(k)?;
+            (e != actual).then(|| (k.clone(), e.clone(), actual.clone()))
+        })
+        .collect();
+    out.extend(
+        obs.diffs
+            .iter()
+            .map(|d| (d.attr.clone(), d.expected.clone(), d.actual.clone())),
+    );
+    out
 }
 
 /// Flattens planned attributes the way observers report them: `a.b`, `a[i].b`, lists of

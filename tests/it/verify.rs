@@ -78,45 +78,74 @@ impl Deployed {
     }
 
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(self.url())
-            .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new("AKIDTEST", "SECRET", None, None, "test"))
-            .build();
-        aws_sdk_ec2::Client::from_conf(conf)
+        ec2_at(&self.url(), region)
     }
 
     /// A Compute or ARM REST call as gcloud / az would make it; the JSON answer.
     pub async fn rest(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let url = format!("{}{path}", self.url());
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = http.request(m, &url).bearer_auth("test-token");
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert!(status.is_success(), "{method} {url}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        rest_at(&self.url(), method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The Compute path (`/compute/v1/projects/…`) of a recorded selfLink.
     pub fn gcp_path(&self, address: &str) -> String {
-        let id = self.id(address);
-        let at = id.find("/compute/v1/").expect("a Compute selfLink");
-        id[at..].to_string()
+        compute_path(&self.id(address))
     }
 
     /// An ARM id without peerctl's `#…` marker.
     pub fn arm_id(&self, address: &str) -> String {
-        let id = self.id(address);
-        id.split('#').next().unwrap().to_string()
+        arm_id(&self.id(address))
     }
+}
+
+/// An EC2 client of the sandbox at `url`, as a user's AWS SDK would be configured.
+pub fn ec2_at(url: &str, region: &str) -> aws_sdk_ec2::Client {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("AKIDTEST", "SECRET", None, None, "test"))
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// A Compute or ARM REST call to the sandbox at `url`: the JSON answer, or the status and body
+/// of a refusal.
+pub async fn rest_at(
+    url: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = http
+        .request(m, format!("{url}{path}"))
+        .bearer_auth("test-token");
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("{method} {path}: {status} {text}"));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The Compute path (`/compute/v1/projects/…`) of a selfLink.
+pub fn compute_path(id: &str) -> String {
+    let at = id.find("/compute/v1/").expect("a Compute selfLink");
+    id[at..].to_string()
+}
+
+/// An ARM id without peerctl's `#…` marker.
+pub fn arm_id(id: &str) -> String {
+    id.split('#').next().unwrap().to_string()
 }
 
 /// The results of `doc` that failed (or warned, with `warn`), as (link, check, direction

@@ -4,8 +4,7 @@
 //! must be a check verify fails. `PEERCTL_VERIFY_SEEDS=N` runs more seeds (default 200).
 
 use super::apply::{peerctl, scaled, text, topology_file};
-use super::verify::failing;
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use super::verify::{arm_id, compute_path, ec2_at, failing, rest_at};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ModifyVpnTunnelOptionsSpecification};
 use futures::StreamExt;
 use peerctl::plan::resource::Kind;
@@ -62,31 +61,11 @@ impl World {
     }
 
     fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(self.sb.url())
-            .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new("AKIDTEST", "SECRET", None, None, "test"))
-            .build();
-        aws_sdk_ec2::Client::from_conf(conf)
+        ec2_at(&self.sb.url(), region)
     }
 
     async fn rest(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let url = format!("{}{path}", self.sb.url());
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(m, &url).bearer_auth("test-token");
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(format!("{method} {path}: {status} {text}"));
-        }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        rest_at(&self.sb.url(), method, path, body).await
     }
 
     /// `/_sandbox/reach` between two addresses for one protocol/port.
@@ -109,15 +88,6 @@ impl World {
             .unwrap();
         serde_json::from_str(&text).unwrap()
     }
-}
-
-fn compute_path(id: &str) -> String {
-    let at = id.find("/compute/v1/").expect("a Compute selfLink");
-    id[at..].to_string()
-}
-
-fn arm_id(id: &str) -> String {
-    id.split('#').next().unwrap().to_string()
 }
 
 /// One breakage, described for the failure message.
