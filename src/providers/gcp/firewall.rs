@@ -113,7 +113,11 @@ pub(super) async fn create(p: &GcpProvider, d: &Desired) -> Result<Outputs, Prov
     }
 }
 
-/// A firewall rule's sources, entries and priority, patched (the other fields are kept).
+/// A firewall rule put back as planned: its sources, entries and priority, and enabled with no
+/// target tags or service accounts (someone who disabled the rule or narrowed it to tagged
+/// instances broke the link verify checks). The rule is read and written back whole (`update`,
+/// a PUT: a merge patch cannot empty a list), so the fields peerctl does not plan (logging,
+/// description) are kept.
 pub(super) async fn update(
     p: &GcpProvider,
     d: &Desired,
@@ -121,16 +125,26 @@ pub(super) async fn update(
 ) -> Result<Outputs, ProviderError> {
     let what = d.address.as_str();
     let (project, name) = loc(d, Some(id))?;
-    let mut body = Firewall::new()
-        .set_source_ranges(d.attrs.strs("source_ranges")?)
-        .set_allowed(allowed(d)?);
-    if d.attrs.get("priority").is_some() {
-        body = body.set_priority(int::<i32>(d, "priority")?);
-    }
     let c = &p.c.firewalls;
+    let get = || c.get().set_project(&project).set_firewall(&name).send();
+    let absent = || ProviderError::cloud("NOT_FOUND", format!("{what} is absent"));
+    let mut body = p.find(what, get).await?.ok_or_else(absent)?;
+    body.source_ranges = d
+        .attrs
+        .strs("source_ranges")?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    body.allowed = allowed(d)?;
+    if d.attrs.get("priority").is_some() {
+        body.priority = Some(int::<i32>(d, "priority")?);
+    }
+    body.disabled = Some(false);
+    body.target_tags.clear();
+    body.target_service_accounts.clear();
     let op = p
         .call(what, || {
-            c.patch()
+            c.update()
                 .set_project(&project)
                 .set_firewall(&name)
                 .set_body(body.clone())
@@ -141,12 +155,7 @@ pub(super) async fn update(
         project: project.clone(),
     };
     p.wait(op, &scope, what, POLL).await?;
-    let f = p
-        .find(what, || {
-            c.get().set_project(&project).set_firewall(&name).send()
-        })
-        .await?
-        .ok_or_else(|| ProviderError::cloud("NOT_FOUND", format!("{what} is absent")))?;
+    let f = p.find(what, get).await?.ok_or_else(absent)?;
     id_only(f.self_link.as_ref(), what)
 }
 

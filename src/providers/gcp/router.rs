@@ -143,7 +143,9 @@ fn peer(d: &Desired) -> Result<RouterBgpPeer, ProviderError> {
         .set_interface_name(d.attrs.str("interface_name")?)
         .set_ip_address(d.attrs.str("ip_address")?)
         .set_peer_ip_address(d.attrs.str("peer_ip_address")?)
-        .set_peer_asn(int::<u32>(d, "peer_asn")?);
+        .set_peer_asn(int::<u32>(d, "peer_asn")?)
+        // A peer disabled by hand is drift verify reports, so peerctl's peers are enabled.
+        .set_enable(router_bgp_peer::Enable::True);
     if let Some(m) = d.attrs.opt_str("advertise_mode") {
         p = p.set_advertise_mode(router_bgp_peer::AdvertiseMode::from(m));
     }
@@ -160,8 +162,14 @@ fn same_interface(have: &RouterInterface, want: &RouterInterface) -> bool {
             == want.linked_vpn_tunnel.as_deref().map(canonical)
 }
 
+/// A peer's `enable` left out means TRUE (the API's default).
+fn enabled(p: &RouterBgpPeer) -> bool {
+    p.enable.as_ref().and_then(|e| e.name()) != Some("FALSE")
+}
+
 fn same_peer(have: &RouterBgpPeer, want: &RouterBgpPeer) -> bool {
     have.interface_name == want.interface_name
+        && enabled(have) == enabled(want)
         && have.ip_address == want.ip_address
         && have.peer_ip_address == want.peer_ip_address
         && have.peer_asn == want.peer_asn
@@ -264,8 +272,9 @@ impl GcpProvider {
                     let mut list = r.bgp_peers.clone();
                     match list.iter_mut().find(|p| p.name.as_ref() == Some(&name)) {
                         Some(have) if same_peer(have, &want) => return Ok(None),
-                        // Fields peerctl does not plan (BFD, enable…) are kept.
+                        // Fields peerctl does not plan (BFD, MD5, custom ranges…) are kept.
                         Some(have) => {
+                            have.enable = want.enable.clone();
                             have.interface_name = want.interface_name.clone();
                             have.ip_address = want.ip_address.clone();
                             have.peer_ip_address = want.peer_ip_address.clone();
