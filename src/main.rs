@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Command::Destroy(a) => cli::destroy::run(a, args.sandbox.as_deref()),
         Command::State(a) => cli::state_cmd::run(a, args.sandbox.as_deref()),
         Command::Validate(a) => cli::validate::run(a),
-        Command::Graph(a) => cli::graph::run(a),
+        Command::Graph(a) => cli::graph::run(a, args.sandbox.as_deref()),
         Command::Sandbox(a) => cli::sandbox::run(a, args.sandbox.as_deref()),
         Command::Completions(a) => cli::completions::run::<Cli>(a),
     };

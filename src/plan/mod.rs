@@ -375,4 +375,6 @@ fn quota_warnings(resources: &[Resource]) -> Vec<Warning> {
 }
 
 #[cfg(test)]
+mod render_tests;
+#[cfg(test)]
 mod tests;

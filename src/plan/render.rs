@@ -316,10 +316,84 @@ fn mermaid_text(s: &str) -> String {
         .replace('>', "#gt;")
 }
 
+/// How one direction of a link fares, as verify judged it (for drawing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Up,
+    Degraded,
+    Down,
+}
+
+impl Level {
+    fn word(self) -> &'static str {
+        match self {
+            Level::Up => "up",
+            Level::Degraded => "degraded",
+            Level::Down => "down",
+        }
+    }
+    /// Line colour (GitHub's green, amber and red, readable on light and dark backgrounds).
+    fn colour(self) -> &'static str {
+        match self {
+            Level::Up => "#1a7f37",
+            Level::Degraded => "#bf8700",
+            Level::Down => "#cf222e",
+        }
+    }
+}
+
+/// Verdicts per direction, keyed by (from, to) network names.
+pub type Health = BTreeMap<(String, String), Level>;
+
+/// How to draw one link given its two directions' levels.
+struct Drawn {
+    /// Second label line: `a → b up · b → a down`.
+    note: String,
+    /// The worst of both directions (the line's colour).
+    worst: Level,
+    /// Exactly one direction works: draw an arrow from `from` to `to`.
+    one_way: Option<(String, String)>,
+}
+
+fn drawn(health: Option<&Health>, a: &str, b: &str) -> Option<Drawn> {
+    let h = health?;
+    let ab = *h.get(&(a.to_string(), b.to_string()))?;
+    let ba = *h.get(&(b.to_string(), a.to_string()))?;
+    let note = if ab == ba {
+        match ab {
+            Level::Up => "up both ways".to_string(),
+            other => format!("{} both ways", other.word()),
+        }
+    } else {
+        format!("{a} → {b} {} · {b} → {a} {}", ab.word(), ba.word())
+    };
+    let one_way = match (ab, ba) {
+        (Level::Down, Level::Down) => None,
+        (_, Level::Down) => Some((a.to_string(), b.to_string())),
+        (Level::Down, _) => Some((b.to_string(), a.to_string())),
+        _ => None,
+    };
+    Some(Drawn {
+        note,
+        worst: ab.max(ba),
+        one_way,
+    })
+}
+
 /// The topology as a Mermaid flowchart: one subgraph per cloud, links labelled with their
 /// strategy and tunnel count.
 pub fn mermaid(topo: &Topology, tpl: &Templates) -> String {
+    mermaid_with(topo, tpl, None)
+}
+
+/// [`mermaid`] with each link drawn by health when `health` has both its directions: green
+/// up, amber degraded, red (dotted) down, an arrow in the one direction that works, and the
+/// verdict of each direction in the label.
+pub fn mermaid_with(topo: &Topology, tpl: &Templates, health: Option<&Health>) -> String {
     let mut s = String::from("flowchart LR\n");
+    if health.is_some() {
+        s.push_str("  %% links by verify's verdict: green up, amber degraded, red down; an arrow points the one way that works\n");
+    }
     for cloud in Cloud::ALL {
         let nets: Vec<_> = topo.networks.iter().filter(|n| n.cloud == cloud).collect();
         if nets.is_empty() {
@@ -343,14 +417,38 @@ pub fn mermaid(topo: &Topology, tpl: &Templates) -> String {
         }
         s.push_str("  end\n");
     }
-    for l in &topo.links {
+    let mut styles = Vec::new();
+    for (i, l) in topo.links.iter().enumerate() {
+        let label = mermaid_text(&link_label(topo, tpl, &l.a, &l.b));
+        let Some(d) = drawn(health, &l.a, &l.b) else {
+            let _ = writeln!(
+                s,
+                "  {} ---|\"{label}\"| {}",
+                mermaid_id(&l.a),
+                mermaid_id(&l.b)
+            );
+            continue;
+        };
+        let (from, to, line) = match &d.one_way {
+            Some((f, t)) => (f.as_str(), t.as_str(), "-->"),
+            None if d.worst == Level::Down => (l.a.as_str(), l.b.as_str(), "-.-"),
+            None => (l.a.as_str(), l.b.as_str(), "---"),
+        };
         let _ = writeln!(
             s,
-            "  {} ---|\"{}\"| {}",
-            mermaid_id(&l.a),
-            mermaid_text(&link_label(topo, tpl, &l.a, &l.b)),
-            mermaid_id(&l.b)
+            "  {} {line}|\"{label}<br/>{}\"| {}",
+            mermaid_id(from),
+            mermaid_text(&d.note),
+            mermaid_id(to)
         );
+        styles.push(format!(
+            "  linkStyle {i} stroke:{},stroke-width:3px",
+            d.worst.colour()
+        ));
+    }
+    for st in styles {
+        s.push_str(&st);
+        s.push('\n');
     }
     s
 }
@@ -373,6 +471,11 @@ fn dot_lines(parts: &[&str]) -> String {
 
 /// The topology as a Graphviz (dot) graph: one cluster per cloud.
 pub fn dot(topo: &Topology, tpl: &Templates) -> String {
+    dot_with(topo, tpl, None)
+}
+
+/// [`dot`] with links drawn by health, as [`mermaid_with`] draws them.
+pub fn dot_with(topo: &Topology, tpl: &Templates, health: Option<&Health>) -> String {
     let mut s = format!(
         "graph {} {{\n  rankdir=LR;\n  node [shape=box];\n",
         dot_str(&topo.name)
@@ -399,12 +502,29 @@ pub fn dot(topo: &Topology, tpl: &Templates) -> String {
         s.push_str("  }\n");
     }
     for l in &topo.links {
+        let label = link_label(topo, tpl, &l.a, &l.b);
+        let Some(d) = drawn(health, &l.a, &l.b) else {
+            let _ = writeln!(
+                s,
+                "  {} -- {} [label={}];",
+                dot_str(&l.a),
+                dot_str(&l.b),
+                dot_str(&label)
+            );
+            continue;
+        };
+        let (from, to, extra) = match &d.one_way {
+            Some((f, t)) => (f.as_str(), t.as_str(), ", dir=forward"),
+            None if d.worst == Level::Down => (l.a.as_str(), l.b.as_str(), ", style=dashed"),
+            None => (l.a.as_str(), l.b.as_str(), ""),
+        };
         let _ = writeln!(
             s,
-            "  {} -- {} [label={}];",
-            dot_str(&l.a),
-            dot_str(&l.b),
-            dot_str(&link_label(topo, tpl, &l.a, &l.b))
+            "  {} -- {} [label={}, color={}, penwidth=2{extra}];",
+            dot_str(from),
+            dot_str(to),
+            dot_lines(&[&label, &d.note]),
+            dot_str(d.worst.colour())
         );
     }
     s.push_str("}\n");

@@ -73,7 +73,7 @@ pub(crate) fn link(a: &str, b: &str, allow: Vec<Allow>) -> Link {
     }
 }
 
-fn topo(networks: Vec<Network>, links: Vec<Link>) -> Topology {
+pub(crate) fn topo(networks: Vec<Network>, links: Vec<Link>) -> Topology {
     Topology {
         version: 1,
         name: "t".into(),
@@ -82,7 +82,7 @@ fn topo(networks: Vec<Network>, links: Vec<Link>) -> Topology {
     }
 }
 
-fn triangle() -> Topology {
+pub(crate) fn triangle() -> Topology {
     topo(
         vec![
             aws("aws1", "us-east-1", "10.1.0.0/16"),

@@ -18,6 +18,34 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// Each direction of each link as the graph draws it, by the checks that bear on its traffic
+/// (tunnels, routing, firewall): pass up, warn degraded, fail down. Presence is not traffic: a
+/// drifted resource on a direction whose traffic passes draws it degraded, not down, so that a
+/// revoked rule shows the one direction it cuts.
+pub fn health(report: &Report) -> crate::plan::render::Health {
+    use crate::plan::render::Level;
+    let mut h = crate::plan::render::Health::new();
+    for l in &report.links {
+        for w in l.ways() {
+            let worst = |presence: bool| {
+                l.results
+                    .iter()
+                    .filter(|r| r.concerns(&w) && (r.check == Check::Presence) == presence)
+                    .map(|r| r.verdict)
+                    .max()
+                    .unwrap_or(Verdict::Pass)
+            };
+            let level = match (worst(false), worst(true)) {
+                (Verdict::Fail, _) => Level::Down,
+                (Verdict::Pass, Verdict::Pass) => Level::Up,
+                _ => Level::Degraded,
+            };
+            h.insert((w.from, w.to), level);
+        }
+    }
+    h
+}
+
 /// The human report.
 pub fn human(report: &Report) -> String {
     let mut rows: Vec<(String, String, Verdict, Vec<String>)> = Vec::new();

@@ -24,7 +24,12 @@ pub struct Deployed {
 
 impl Deployed {
     pub async fn new(name: &str) -> Deployed {
-        let sb = sandbox_for(name, scaled()).await;
+        Deployed::with(name, scaled()).await
+    }
+
+    /// [`Deployed::new`] on a sandbox of the given configuration (a slower clock, faults).
+    pub async fn with(name: &str, config: peerctl::sandbox::SandboxConfig) -> Deployed {
+        let sb = sandbox_for(name, config).await;
         let dir = tempfile::tempdir().unwrap();
         let topology = topology_file(name);
         let d = Deployed { sb, dir, topology };
@@ -330,6 +335,22 @@ async fn triangle_breakages_are_named_and_repaired_by_apply() {
                 && d == "aws-use1 → gcp-usc1"),
         "the other direction still works"
     );
+    // The picture shows the same: an arrow the one way that works, the other way down.
+    let graph = text(&d.run(&["graph", "--state"]).await);
+    let line = graph
+        .lines()
+        .find(|l| l.contains("net_aws_use1") && l.contains("net_gcp_usc1"))
+        .unwrap_or_else(|| panic!("no aws-use1 — gcp-usc1 link in {graph}"));
+    assert!(
+        line.trim_start().starts_with("net_aws_use1 -->")
+            && line.contains("aws-use1 → gcp-usc1 degraded · gcp-usc1 → aws-use1 down"),
+        "{line}"
+    );
+    assert_eq!(
+        graph.matches("up both ways").count(),
+        2,
+        "the two other links are up: {graph}"
+    );
     repaired(&d, "the revoked security group rule").await;
 
     change_psk_of_aws_azure_tunnel(&d).await;
@@ -495,6 +516,120 @@ async fn foreign_rules_and_degraded_links() {
                 && causes.contains("BGP not established")),
         "{warned:#?}"
     );
+    repaired(&d, "the disabled BGP peer").await;
+    let r = d.rest("GET", &router, None).await;
+    let peer = r["bgpPeers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "aws-use1--gcp-usc1-peer1")
+        .unwrap();
+    assert_ne!(peer["enable"], json!("FALSE"), "{peer}");
+
+    // peerctl's own allow rule disabled by hand, then narrowed to tagged instances: both cut
+    // aws-use1 → gcp-usc1, both are named, apply puts the rule back as planned.
+    let rule = d.gcp_path("gcp.firewall.aws-use1--gcp-usc1.gcp-usc1");
+    let name = d.state().resources["gcp.firewall.aws-use1--gcp-usc1.gcp-usc1"]
+        .name
+        .clone();
+    for (what, patch) in [
+        ("the disabled firewall rule", json!({"disabled": true})),
+        (
+            "the firewall rule narrowed to tags",
+            json!({"targetTags": ["bastion"]}),
+        ),
+    ] {
+        d.rest("PATCH", &rule, Some(patch)).await;
+        d.settle();
+        let (code, doc) = d.verify(&[]).await;
+        assert_fails(
+            code,
+            &doc,
+            "aws-use1--gcp-usc1",
+            "firewall",
+            "aws-use1 → gcp-usc1",
+            &[&name],
+        );
+        repaired(&d, what).await;
+        let f = d.rest("GET", &rule, None).await;
+        assert_ne!(f["disabled"], json!(true), "{what}: {f}");
+        assert!(
+            f["targetTags"].as_array().is_none_or(|t| t.is_empty()),
+            "{what}: {f}"
+        );
+    }
+}
+
+/// One tunnel of four down with nothing drifted: an operator tunes a tunnel option peerctl
+/// does not plan (the replay window), and AWS resets that tunnel while the connection is
+/// modifying (minutes). The HA link is degraded — a warning, exit 0 — unless `--strict`; the
+/// presence check stays green; once the change is done, all four are up again.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_tunnel_down_without_drift_is_degraded_not_failed() {
+    // A clock ten times slower than the other tests': the five-minute modification lasts
+    // 3 s of wall time, long enough for two verify runs.
+    let d = Deployed::with(
+        "aws-gcp",
+        peerctl::sandbox::SandboxConfig {
+            latency: peerctl::sandbox::latency::Latency { scale: 0.01 },
+            ..peerctl::sandbox::SandboxConfig::default()
+        },
+    )
+    .await;
+    let (code, doc) = d.verify(&[]).await;
+    assert_passes(code, &doc, "after apply");
+    let vpn = d
+        .state()
+        .resources
+        .values()
+        .find(|r| r.kind == peerctl::plan::resource::Kind::AwsVpnConnection)
+        .map(|r| r.id.clone())
+        .unwrap();
+    let ec2 = d.ec2("us-east-1");
+    let c = ec2
+        .describe_vpn_connections()
+        .vpn_connection_ids(&vpn)
+        .send()
+        .await
+        .unwrap();
+    let outside = c.vpn_connections()[0].options().unwrap().tunnel_options()[0]
+        .outside_ip_address()
+        .unwrap()
+        .to_string();
+    ec2.modify_vpn_tunnel_options()
+        .vpn_connection_id(&vpn)
+        .vpn_tunnel_outside_ip_address(&outside)
+        .tunnel_options(
+            ModifyVpnTunnelOptionsSpecification::builder()
+                .replay_window_size(2048)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (code, doc) = d.verify(&[]).await;
+    assert_eq!(code, 0, "degraded is a warning: {doc:#}");
+    assert!(failing(&doc, "fail").is_empty(), "{doc:#}");
+    let warned = failing(&doc, "warn");
+    assert!(
+        warned
+            .iter()
+            .any(|(l, c, _, causes)| l == "aws-use1--gcp-usc1"
+                && c == "tunnels"
+                && causes.contains("down")),
+        "one HA tunnel down is named as degraded: {warned:#?}"
+    );
+    assert!(
+        !warned.iter().any(|(_, c, _, _)| c == "presence"),
+        "nothing drifted: {warned:#?}"
+    );
+    let (code, doc) = d.verify(&["--strict"]).await;
+    assert_fails(code, &doc, "aws-use1--gcp-usc1", "tunnels", "", &["down"]);
+
+    d.settle();
+    let (code, doc) = d.verify(&["--strict"]).await;
+    assert_passes(code, &doc, "after the modification finished");
 }
 
 /// mesh12: verify passes from a fresh process, and read calls follow the scopes.
