@@ -4,6 +4,7 @@
 mod common;
 
 mod apply;
+mod reliability;
 mod runners;
 mod state_etcd;
 mod verify;
