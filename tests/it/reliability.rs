@@ -46,9 +46,21 @@ fn stat(v: &serde_json::Value, path: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("no {path:?} in {v}"))
 }
 
+/// The error codes of the sandbox's injected faults, in each cloud's words.
+const FAULT_CODES: [&str; 6] = [
+    "InternalError",
+    "RequestLimitExceeded",
+    "backendError",
+    "rateLimitExceeded",
+    "InternalServerError",
+    "SubscriptionRequestsThrottled",
+];
+
 /// What one run left behind, for the campaign's totals.
 #[derive(Default)]
 struct Run {
+    /// Applies that exited non-zero under faults (and were run again).
+    stopped: u64,
     faults: u64,
     kills: u64,
     applies: u64,
@@ -136,6 +148,15 @@ async fn fault_run(name: &'static str, seed: u64) -> Run {
         run.applies += 1;
         run.outputs.push(text(&out));
         let ok = out.status.success();
+        if !ok {
+            // A run the faults stopped must say which resource and which cloud error.
+            let t = text(&out);
+            assert!(
+                t.contains("error: ") && FAULT_CODES.iter().any(|c| t.contains(c)),
+                "{name} seed {seed}: an apply stopped by faults does not name the cloud's error: {t}"
+            );
+            run.stopped += 1;
+        }
         last = Some(out);
         if ok {
             break;
@@ -270,13 +291,14 @@ async fn seeded_faults_in_every_cloud_converge_without_duplicates() {
         .await;
     let faults: u64 = runs.iter().map(|r| r.faults).sum();
     let applies: u64 = runs.iter().map(|r| r.applies).sum();
+    let stopped: u64 = runs.iter().map(|r| r.stopped).sum();
     assert!(
         runs.iter().all(|r| r.faults > 0),
         "a run saw no fault: the campaign tested nothing there"
     );
     let outputs = assert_no_secret_leaked(&runs);
     println!(
-        "fault campaign: {} runs ({} seeds × triangle, mesh12), {faults} faults injected, {applies} applies, {outputs} outputs searched for keys, 0 failures",
+        "fault campaign: {} runs ({} seeds × triangle, mesh12), {faults} faults injected, {applies} applies ({stopped} stopped by faults, each naming the cloud's error, then re-run), {outputs} outputs searched for keys, 0 failures",
         runs.len(),
         seeds
     );
