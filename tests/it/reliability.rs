@@ -155,6 +155,7 @@ async fn fault_run(name: &'static str, seed: u64) -> Run {
                 t.contains("error: ") && FAULT_CODES.iter().any(|c| t.contains(c)),
                 "{name} seed {seed}: an apply stopped by faults does not name the cloud's error: {t}"
             );
+            eprintln!("{name} seed {seed}: apply stopped by the faults, re-running:\n{t}");
             run.stopped += 1;
         }
         last = Some(out);
