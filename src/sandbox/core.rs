@@ -299,3 +299,30 @@ fn target(req: &Request) -> Target {
         Target::Unknown
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_the_world_is_locked_does_not_stop_later_requests() {
+        let sb = std::sync::Arc::new(Sandbox::new(SandboxConfig::default(), None).unwrap());
+        let held = sb.clone();
+        let r = std::thread::spawn(move || {
+            let _world = held.inner.lock().unwrap();
+            panic!("a handler fails with the world locked");
+        })
+        .join();
+        assert!(r.is_err());
+        assert!(sb.inner.is_poisoned());
+        let req = Request {
+            method: "POST".into(),
+            path: "/".into(),
+            body: b"Action=DescribeVpcs&Version=2016-11-15".to_vec(),
+            ..Request::default()
+        };
+        let resp = sb.handle(&req);
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(sb.stats_json().to_string().contains("DescribeVpcs"));
+    }
+}
