@@ -121,3 +121,17 @@ fn eighty_thousand_unknown_fields_with_empty_values_on_one_line_stay_bounded() {
         .iter()
         .any(|x| x.hint.as_deref().is_some_and(|h| h.contains("take:"))));
 }
+
+#[test]
+fn eighty_thousand_nested_explicit_keys_on_one_line_are_refused_without_overflowing() {
+    // `? : ? : …` nests a mapping per pair; YAML's own loader recursed once per level and
+    // overflowed the stack (an abort) before any depth limit could refuse it.
+    let t = format!(
+        "version: 1\nname: x\nnetworks:\n  - {}\n",
+        "? : ".repeat(80_000)
+    );
+    let d = diags(&t);
+    one_line_each(&d);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].message.contains("nesting deeper than"), "{}", d[0]);
+}
