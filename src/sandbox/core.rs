@@ -8,6 +8,7 @@ use crate::sandbox::http::{Request, Response};
 use crate::sandbox::latency::Latency;
 use crate::sandbox::net::NetState;
 use crate::sandbox::stats::Stats;
+use crate::sandbox::transport::{self, Failure};
 use crate::sandbox::world::{Ctx, World};
 use crate::sandbox::{admin, aws, azure, gcp, persist, seed};
 use crate::topology::Topology;
@@ -167,17 +168,23 @@ impl Sandbox {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Answers one request.
+    /// Answers one request. What can be read without the world (the EC2 Query parameters,
+    /// with their limits) is read before the world lock is taken, so that a large request
+    /// holds no other client up while it is parsed.
     pub fn handle(&self, req: &Request) -> Response {
+        let target = target(req);
+        let aws_params = matches!(target, Target::Cloud(Cloud::Aws)).then(|| aws::prepare(req));
         let mut inner = self.lock();
-        let cloud = match target(req) {
+        let cloud = match target {
             Target::Admin => return admin::handle(&mut inner, req),
             Target::Cloud(c) => c,
             Target::Unknown => {
-                return Response::new(
-                    404,
-                    "text/plain",
-                    format!("the sandbox serves no {} {}", req.method, req.path),
+                return transport::answer(
+                    &req.path,
+                    &Failure::NotServed {
+                        method: req.method.clone(),
+                        path: req.path.clone(),
+                    },
                 )
             }
         };
@@ -191,10 +198,21 @@ impl Sandbox {
                 Cloud::Azure => azure::auth_failure(req),
             };
         }
-        let op = match cloud {
-            Cloud::Aws => aws::identify(req),
-            Cloud::Gcp => gcp::identify(req),
-            Cloud::Azure => azure::identify(req),
+        // A request the EC2 front end cannot read as one operation is refused here, counted
+        // as `unknown` (like an action it does not serve) and never executed.
+        let aws_params = match aws_params {
+            Some(Err(refusal)) => {
+                inner.stats.record(cloud, "unknown", false);
+                return refusal;
+            }
+            Some(Ok(p)) => Some(p),
+            None => None,
+        };
+        let op = match (cloud, &aws_params) {
+            (Cloud::Aws, Some(p)) => aws::identify(p),
+            (Cloud::Aws, None) => None,
+            (Cloud::Gcp, _) => gcp::identify(req),
+            (Cloud::Azure, _) => azure::identify(req),
         };
         let (name, mutating) = op
             .map(|o| (o.name, o.mutating))
@@ -213,7 +231,10 @@ impl Sandbox {
         let Inner { world, config, .. } = &mut *inner;
         let ctx = Ctx::new(now, &config.latency, &req.base_url);
         let resp = match cloud {
-            Cloud::Aws => aws::handle(world, &ctx, req),
+            Cloud::Aws => match &aws_params {
+                Some(p) => aws::handle(world, &ctx, req, p),
+                None => transport::answer(&req.path, &Failure::Internal),
+            },
             Cloud::Gcp => gcp::handle(world, &ctx, req),
             Cloud::Azure => azure::handle(world, &ctx, req),
         };
@@ -276,5 +297,32 @@ fn target(req: &Request) -> Target {
         Target::Cloud(Cloud::Aws)
     } else {
         Target::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_the_world_is_locked_does_not_stop_later_requests() {
+        let sb = std::sync::Arc::new(Sandbox::new(SandboxConfig::default(), None).unwrap());
+        let held = sb.clone();
+        let r = std::thread::spawn(move || {
+            let _world = held.inner.lock().unwrap();
+            panic!("a handler fails with the world locked");
+        })
+        .join();
+        assert!(r.is_err());
+        assert!(sb.inner.is_poisoned());
+        let req = Request {
+            method: "POST".into(),
+            path: "/".into(),
+            body: b"Action=DescribeVpcs&Version=2016-11-15".to_vec(),
+            ..Request::default()
+        };
+        let resp = sb.handle(&req);
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(sb.stats_json().to_string().contains("DescribeVpcs"));
     }
 }

@@ -5,7 +5,8 @@
 //! Layout: `http` (request/response types), `world` (the resources of all three clouds),
 //! `net` (physics), `aws`/`gcp`/`azure` (wire front ends, one per cloud), `latency`,
 //! `faults`, `stats`, `persist` (`--data`), `seed` (networks from a topology), `core`
-//! (dispatch), `server` (the HTTP listener), `admin` (`/_sandbox/`).
+//! (dispatch), `server` (the HTTP listener), `transport` (errors below any operation, in
+//! each cloud's format), `admin` (`/_sandbox/`).
 
 pub mod admin;
 pub mod aws;
@@ -20,6 +21,7 @@ pub mod persist;
 pub mod seed;
 pub mod server;
 pub mod stats;
+pub mod transport;
 pub mod world;
 
 pub use self::core::{Sandbox, SandboxConfig};

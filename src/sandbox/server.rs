@@ -2,10 +2,11 @@
 
 use crate::sandbox::core::{Sandbox, SandboxError};
 use crate::sandbox::http::Request;
-use axum::body::Bytes;
+use crate::sandbox::transport::{self, Failure};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
+use axum::http::{Response, StatusCode};
+use futures::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -85,14 +86,65 @@ pub async fn serve(
     })
 }
 
-async fn any(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let query = uri
+async fn any(State(state): State<AppState>, request: axum::extract::Request) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let resp = match read(parts, body, &state.base_url).await {
+        Err(failure) => transport::answer(&path, &failure),
+        Ok(req) => {
+            let sandbox = state.sandbox.clone();
+            // Handlers are quick and synchronous; keep them off the async workers all the same.
+            // A handler that panics is answered 500 in its cloud's format; the world lock it
+            // held is recovered by the next request (`Sandbox::lock`).
+            tokio::task::spawn_blocking(move || sandbox.handle(&req))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(%path, "sandbox handler panicked: {e}");
+                    transport::answer(&path, &Failure::Internal)
+                })
+        }
+    };
+    let mut out = Response::builder()
+        .status(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    for (k, v) in &resp.headers {
+        out = out.header(k.as_str(), v.as_str());
+    }
+    out.body(Body::from(resp.body))
+        .unwrap_or_else(|_| Response::new(Body::from("bad response")))
+}
+
+/// Reads one request whole, within the sandbox's limits: the request target at most
+/// [`transport::MAX_URI_BYTES`], the body at most [`transport::MAX_BODY_BYTES`] (refused
+/// from its `Content-Length` before reading when it says more), and a body that ends early or
+/// is badly chunked is a [`Failure::BadBody`].
+async fn read(
+    parts: axum::http::request::Parts,
+    body: Body,
+    base_url: &str,
+) -> Result<Request, Failure> {
+    let target_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > transport::MAX_URI_BYTES {
+        return Err(Failure::UriTooLong);
+    }
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > transport::MAX_BODY_BYTES as u64) {
+        return Err(Failure::BodyTooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Failure::BadBody(e.to_string()))?;
+        if bytes.len() + chunk.len() > transport::MAX_BODY_BYTES {
+            return Err(Failure::BodyTooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let query = parts
+        .uri
         .query()
         .map(|q| {
             form_urlencoded::parse(q.as_bytes())
@@ -100,11 +152,12 @@ async fn any(
                 .collect()
         })
         .unwrap_or_default();
-    let req = Request {
-        method: method.as_str().to_ascii_uppercase(),
-        path: uri.path().to_string(),
+    Ok(Request {
+        method: parts.method.as_str().to_ascii_uppercase(),
+        path: parts.uri.path().to_string(),
         query,
-        headers: headers
+        headers: parts
+            .headers
             .iter()
             .map(|(k, v)| {
                 (
@@ -113,21 +166,7 @@ async fn any(
                 )
             })
             .collect(),
-        body: body.to_vec(),
-        base_url: state.base_url.clone(),
-    };
-    let sandbox = state.sandbox.clone();
-    // Handlers are quick and synchronous; keep them off the async workers all the same.
-    let resp = tokio::task::spawn_blocking(move || sandbox.handle(&req))
-        .await
-        .unwrap_or_else(|e| {
-            crate::sandbox::http::Response::new(500, "text/plain", format!("sandbox panic: {e}"))
-        });
-    let mut out = axum::http::Response::builder()
-        .status(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-    for (k, v) in &resp.headers {
-        out = out.header(k.as_str(), v.as_str());
-    }
-    out.body(axum::body::Body::from(resp.body))
-        .unwrap_or_else(|_| axum::http::Response::new(axum::body::Body::from("bad response")))
+        body: bytes,
+        base_url: base_url.to_string(),
+    })
 }

@@ -12,13 +12,23 @@ use std::net::Ipv4Addr;
 pub(crate) struct Ctx<'f> {
     file: std::borrow::Cow<'f, str>,
     pub diags: Vec<Diagnostic>,
+    /// Field names compared for "did you mean" hints so far (see
+    /// [`MAX_FIELD_SUGGESTION_COMPARISONS`]).
+    pub compared: usize,
 }
+
+/// Field-name comparisons for "did you mean" hints on unknown fields, per file. Each unknown
+/// field is compared with the dozen fields its mapping takes; a file of tens of thousands of
+/// unknown keys (80,000 `k: ,` on one line) would otherwise spend seconds on hints nobody
+/// reads. Past the budget an unknown field gets the list of fields its mapping takes.
+pub(crate) const MAX_FIELD_SUGGESTION_COMPARISONS: usize = 20_000;
 
 impl<'f> Ctx<'f> {
     pub fn new(file: &'f str) -> Self {
         Ctx {
             file: super::escape(file),
             diags: Vec::new(),
+            compared: 0,
         }
     }
 
@@ -168,6 +178,9 @@ impl<'n> Obj<'n> {
         what: &str,
         elsewhere: &dyn Fn(&str) -> Option<String>,
     ) {
+        // Built once per mapping, not once per unknown field: a mapping can hold tens of
+        // thousands of them.
+        let take = format!("{what} take: {}", allowed.join(", "));
         for &(key, span, _) in &self.fields {
             if allowed.contains(&key) {
                 continue;
@@ -175,13 +188,13 @@ impl<'n> Obj<'n> {
             let (message, hint) = match elsewhere(key) {
                 Some(owner) => (
                     format!("`{}` is not a field of {what} ({owner})", shown(key)),
-                    Some(format!("{what} take: {}", allowed.join(", "))),
+                    Some(take.clone()),
                 ),
                 None => (
                     format!("unknown field `{}`", shown(key)),
-                    Some(match closest(key, allowed) {
+                    Some(match suggest_field(ctx, key, allowed) {
                         Some(c) => format!("did you mean `{c}`?"),
-                        None => format!("{what} take: {}", allowed.join(", ")),
+                        None => take.clone(),
                     }),
                 ),
             };
@@ -197,6 +210,15 @@ impl<'n> Obj<'n> {
             Some(format!("add `{key}: {example}`")),
         );
     }
+}
+
+/// [`closest`] within the file's budget of comparisons.
+fn suggest_field<'a>(ctx: &mut Ctx, key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    if ctx.compared + allowed.len() > MAX_FIELD_SUGGESTION_COMPARISONS {
+        return None;
+    }
+    ctx.compared += allowed.len();
+    closest(key, allowed)
 }
 
 fn object<'n>(ctx: &mut Ctx, node: &'n Node, path: &str, what: &str) -> Option<Obj<'n>> {
@@ -344,22 +366,6 @@ fn req_string(ctx: &mut Ctx, obj: &Obj, key: &str, example: &str) -> Option<(Str
     }
 }
 
-/// Levenshtein distance, for "did you mean" hints.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// Words and candidates longer than this get no "did you mean": every name and field peerctl
 /// knows is shorter, and the distance costs the product of the two lengths.
 pub(crate) const TYPO_MAX_CHARS: usize = 64;
@@ -378,8 +384,30 @@ pub(crate) fn typo_distance(word: &str, word_chars: usize, candidate: &str) -> O
     if word_chars.abs_diff(chars) > limit {
         return None;
     }
-    let d = distance(word, candidate);
-    (d <= limit).then_some(d)
+    distance_within(word, candidate, limit)
+}
+
+/// The Levenshtein (edit) distance of `a` and `b`, for "did you mean" hints, when it is at most `limit`: stops at the first row
+/// whose every cell is past the limit (the distance can only grow from there), so an unlikely
+/// candidate costs a row or two, not the product of the lengths.
+fn distance_within(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        let mut best = row[0];
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            best = best.min(row[j + 1]);
+            prev = cur;
+        }
+        if best > limit {
+            return None;
+        }
+    }
+    Some(row[b.len()]).filter(|&d| d <= limit)
 }
 
 /// The candidate closest to `word`, if close enough to be a likely typo (the first of equally

@@ -64,7 +64,10 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
         c.is_control()
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     }
-    if !s.chars().any(unsafe_char) {
+    // Printable ASCII (every diagnostic peerctl writes itself) needs no look at characters:
+    // this test runs once per diagnostic, on message, field and hint.
+    let printable_ascii = s.is_ascii() && !s.bytes().any(|b| b < 0x20 || b == 0x7f);
+    if printable_ascii || !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -508,7 +508,21 @@ impl MarkedEventReceiver for Builder<'_> {
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::new(text);
     let mut parser = Parser::new_from_str(text);
-    let scanned = parser.load(&mut builder, true);
+    // Events are pulled one at a time rather than through `Parser::load`, whose loader
+    // recurses once per nesting level: 20,000 `? :` on one line overflowed the stack (an
+    // abort, which nothing can catch) before the builder's depth limit could refuse it.
+    let scanned = loop {
+        match parser.next_token() {
+            Err(e) => break Err(e),
+            Ok((ev, mark)) => {
+                let end = ev == Event::StreamEnd;
+                builder.on_event(ev, mark);
+                if end || builder.fatal.is_some() {
+                    break Ok(());
+                }
+            }
+        }
+    };
     // A problem found while building lies before any later syntax error: it comes first.
     if let Some(e) = builder.fatal {
         return Err(e);

@@ -102,3 +102,36 @@ fn a_file_that_is_not_utf8_is_reported_at_its_first_invalid_byte() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn eighty_thousand_unknown_fields_with_empty_values_on_one_line_stay_bounded() {
+    // One flow mapping, `{k0: , k1: , …}`: every key an unknown field, every value empty.
+    let keys: String = (0..80_000).map(|i| format!("k{i}: ,")).collect();
+    let t = format!("version: 1\nname: x\nnetworks: [{{{keys}}}]\n");
+    let d = diags(&t);
+    one_line_each(&d);
+    assert!(
+        d.iter()
+            .filter(|x| x.message.starts_with("unknown field"))
+            .count()
+            >= 80_000
+    );
+    // Hints stay within the suggestion budget: past it the field list is given instead.
+    assert!(d
+        .iter()
+        .any(|x| x.hint.as_deref().is_some_and(|h| h.contains("take:"))));
+}
+
+#[test]
+fn eighty_thousand_nested_explicit_keys_on_one_line_are_refused_without_overflowing() {
+    // `? : ? : …` nests a mapping per pair; YAML's own loader recursed once per level and
+    // overflowed the stack (an abort) before any depth limit could refuse it.
+    let t = format!(
+        "version: 1\nname: x\nnetworks:\n  - {}\n",
+        "? : ".repeat(80_000)
+    );
+    let d = diags(&t);
+    one_line_each(&d);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].message.contains("nesting deeper than"), "{}", d[0]);
+}

@@ -403,31 +403,35 @@ const ACTIONS: &[&str] = &[
     "DeleteTags",
 ];
 
-fn action(req: &Request) -> Option<String> {
-    req.form()
-        .into_iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v)
-}
-
-/// Names the operation a request asks for; `None` when it is not an EC2 action this front
-/// end serves.
-pub fn identify(req: &Request) -> Option<OpInfo> {
-    let a = action(req)?;
-    ACTIONS.contains(&a.as_str()).then(|| OpInfo {
-        mutating: !a.starts_with("Describe"),
-        name: a,
+/// Reads a request's parameters, before the world lock is taken: linear in the body, with
+/// EC2's member limits and one value per parameter (so there is one `Action`). A refusal is
+/// the EC2 error document, ready to send.
+pub fn prepare(req: &Request) -> Result<Params, Response> {
+    Params::parse(&req.body).map_err(|e| {
+        // No world here: a process-wide counter keeps request ids distinct.
+        static REFUSED: AtomicU64 = AtomicU64::new(0);
+        let id = wire::request_id((1 << 45) | REFUSED.fetch_add(1, Ordering::Relaxed));
+        wire::error(&e, &id)
     })
 }
 
-/// Handles one request.
-pub fn handle(world: &mut World, ctx: &Ctx, req: &Request) -> Response {
-    let p = Params::new(req.form());
+/// Names the operation a request's parameters ask for; `None` when it is not an EC2 action
+/// this front end serves.
+pub fn identify(p: &Params) -> Option<OpInfo> {
+    let a = p.get("Action")?;
+    ACTIONS.contains(&a).then(|| OpInfo {
+        mutating: !a.starts_with("Describe"),
+        name: a.to_string(),
+    })
+}
+
+/// Handles one request whose parameters [`prepare`] read.
+pub fn handle(world: &mut World, ctx: &Ctx, req: &Request, p: &Params) -> Response {
     let request_id = wire::request_id(world.ids.next("aws-request"));
     world.aws.purge(ctx.now_ms);
     let action = p.get("Action").unwrap_or("").to_string();
     let region = request_region(req);
-    match dispatch(world, ctx, &action, &p, &region) {
+    match dispatch(world, ctx, &action, p, &region) {
         Ok(body) => wire::success(&action, &request_id, &body),
         Err(e) => wire::error(&e, &request_id),
     }

@@ -34,6 +34,14 @@ fn world() -> World {
     w
 }
 
+/// The whole front end for one request: parameters read, then handled.
+fn handle(w: &mut World, ctx: &Ctx, req: &Request) -> Response {
+    match prepare(req) {
+        Ok(p) => super::handle(w, ctx, req, &p),
+        Err(r) => r,
+    }
+}
+
 fn call(w: &mut World, now: u64, params: &[(&str, &str)]) -> (u16, String) {
     call_scaled(w, now, 0.0, params)
 }

@@ -64,6 +64,78 @@ impl Params {
         }
     }
 
+    /// Reads a form body (the Query protocol) once, in one pass: a parameter given twice is
+    /// refused (a request is one operation with one value per parameter, so the operation
+    /// counted, persisted and executed cannot disagree), and so is a key nested deeper than
+    /// any EC2 shape goes. Then [`Params::check_limits`].
+    pub fn parse(body: &[u8]) -> ApiResult<Params> {
+        let mut map = BTreeMap::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            if k.split('.').count() > MAX_KEY_DEPTH {
+                return Err(ApiError::client(
+                    "UnknownParameter",
+                    format!(
+                        "The parameter {} is not recognized (more than {MAX_KEY_DEPTH} levels)",
+                        clip(&k)
+                    ),
+                ));
+            }
+            match map.entry(k.into_owned()) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    return Err(ApiError::client(
+                        "InvalidParameterCombination",
+                        format!("The parameter {} is given more than once", clip(e.key())),
+                    ))
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(v.into_owned());
+                }
+            }
+        }
+        let p = Params { map };
+        p.check_limits()?;
+        Ok(p)
+    }
+
+    /// EC2's member limits on its list parameters: at most [`MAX_FILTERS`] filters of at most
+    /// [`MAX_FILTER_VALUES`] values each (`FilterLimitExceeded`), at most [`MAX_TAGS`] tags in
+    /// `Tag.N` and in each `TagSpecification.N.Tag.M` (`TagLimitExceeded`).
+    pub fn check_limits(&self) -> ApiResult<()> {
+        let filters = self.indices("Filter");
+        if filters.len() > MAX_FILTERS {
+            return Err(filter_limit(format!(
+                "The request has {} filters; at most {MAX_FILTERS} are allowed",
+                filters.len()
+            )));
+        }
+        for i in filters {
+            let n = self.indices(&format!("Filter.{i}.Value")).len();
+            if n > MAX_FILTER_VALUES {
+                return Err(filter_limit(format!(
+                    "Filter.{i} has {n} values; at most {MAX_FILTER_VALUES} are allowed per filter"
+                )));
+            }
+        }
+        let mut tag_lists = vec!["Tag".to_string()];
+        tag_lists.extend(
+            self.indices("TagSpecification")
+                .into_iter()
+                .map(|i| format!("TagSpecification.{i}.Tag")),
+        );
+        for list in tag_lists {
+            let n = self.indices(&list).len();
+            if n > MAX_TAGS {
+                return Err(ApiError::client(
+                    "TagLimitExceeded",
+                    format!(
+                        "The maximum number of tags for a resource has been exceeded: {list} has {n} tags, at most {MAX_TAGS} are allowed"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.map
             .get(key)
@@ -101,26 +173,36 @@ impl Params {
         self.map.values().all(String::is_empty)
     }
 
+    /// The entries whose keys start with `prefix.`, prefix included: one contiguous range of
+    /// the sorted map, so a lookup costs its own size (plus a logarithm), never the whole
+    /// request's. This keeps every list accessor linear in the request.
+    fn under<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a String)> + 'a {
+        let p = format!("{prefix}.");
+        let n = p.len();
+        self.map
+            .range::<str, _>((
+                std::ops::Bound::Included(p.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(&p))
+            .map(move |(k, v)| (&k[n..], v))
+    }
+
     /// The parameters under `prefix.` with the prefix removed.
     pub fn sub(&self, prefix: &str) -> Params {
-        let p = format!("{prefix}.");
         Params {
             map: self
-                .map
-                .iter()
-                .filter_map(|(k, v)| k.strip_prefix(&p).map(|r| (r.to_string(), v.clone())))
+                .under(prefix)
+                .map(|(r, v)| (r.to_string(), v.clone()))
                 .collect(),
         }
     }
 
     /// The list indices used under `prefix` (`prefix.N` or `prefix.N.…`), in numeric order.
     fn indices(&self, prefix: &str) -> Vec<u32> {
-        let p = format!("{prefix}.");
         let mut idx: Vec<u32> = self
-            .map
-            .keys()
-            .filter_map(|k| k.strip_prefix(&p))
-            .filter_map(|r| r.split('.').next())
+            .under(prefix)
+            .filter_map(|(r, _)| r.split('.').next())
             .filter_map(|n| n.parse().ok())
             .collect();
         idx.sort_unstable();
@@ -197,6 +279,30 @@ impl Params {
 }
 
 pub type Tags = BTreeMap<String, String>;
+
+/// The deepest parameter key EC2's shapes use is six segments
+/// (`Options.TunnelOptions.1.Phase1EncryptionAlgorithm.1.Value`); deeper keys name nothing.
+pub const MAX_KEY_DEPTH: usize = 8;
+/// Filters per Describe request (EC2: up to 50 filters, up to 200 values per filter).
+pub const MAX_FILTERS: usize = 50;
+pub const MAX_FILTER_VALUES: usize = 200;
+/// Tags per resource, and so per tag list of a request (EC2: 50 user tags per resource).
+pub const MAX_TAGS: usize = 50;
+
+fn filter_limit(detail: String) -> ApiError {
+    ApiError::client(
+        "FilterLimitExceeded",
+        format!("The request uses too many filters or too many filter values. {detail}"),
+    )
+}
+
+/// A parameter name as echoed in an error: at most 100 characters.
+fn clip(key: &str) -> String {
+    match key.char_indices().nth(100) {
+        Some((i, _)) => format!("{}…", &key[..i]),
+        None => key.to_string(),
+    }
+}
 
 /// One Describe filter.
 #[derive(Debug, Clone)]

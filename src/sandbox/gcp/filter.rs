@@ -55,7 +55,11 @@ pub fn parse(f: &str) -> Result<Option<Expr>, String> {
     let expr = if regex_style {
         parse_regex_style(f).map_err(|why| bad(f, &why))?
     } else {
-        let mut p = Parser { toks: &toks, i: 0 };
+        let mut p = Parser {
+            toks: &toks,
+            i: 0,
+            depth: 0,
+        };
         let e = p.seq().map_err(|why| bad(f, &why))?;
         if p.i != toks.len() {
             return Err(bad(f, "unbalanced parentheses"));
@@ -147,9 +151,16 @@ fn leading_op(s: &str) -> Option<&'static str> {
         .find(|op| s.starts_with(op))
 }
 
+/// Parentheses nest at most this deep. The parser recurses once per level, and a stack
+/// overflow aborts the whole process (it cannot be caught), so the depth is bounded before
+/// recursing; no real filter comes near it.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     toks: &'a [Tok],
     i: usize,
+    /// Parentheses open at this point.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -203,7 +214,12 @@ impl Parser<'_> {
                 if self.peek() == Some(&Tok::Close) {
                     return Err("empty parentheses".into());
                 }
+                if self.depth >= MAX_DEPTH {
+                    return Err(format!("parentheses nested deeper than {MAX_DEPTH} levels"));
+                }
+                self.depth += 1;
                 let e = self.seq()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::Close) => Ok(e),
                     _ => Err("unbalanced parentheses".into()),
@@ -521,5 +537,17 @@ mod tests {
         }
         assert!(parse("").unwrap().is_none());
         assert!(parse("   ").unwrap().is_none());
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_the_parser_recurses() {
+        let deep = |n: usize| format!("{}name = a{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse(&deep(MAX_DEPTH)).unwrap().is_some());
+        let err = parse(&deep(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.contains("nested deeper than 64"), "{err}");
+        // Far past any stack: refused, not overflowed.
+        assert!(parse(&deep(200_000)).is_err());
+        // Unbalanced deep input too.
+        assert!(parse(&"(".repeat(200_000)).is_err());
     }
 }
