@@ -7,12 +7,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 /// Cases per property: a few seconds in the normal test command; `PEERCTL_FUZZ_CASES=N` for a
-/// longer run by hand.
+/// longer run by hand, and 5,000 in the reliability campaign's long mode
+/// (`PEERCTL_CAMPAIGN=long`, docs/reliability.md).
 fn cases() -> u32 {
+    let long = std::env::var("PEERCTL_CAMPAIGN").as_deref() == Ok("long");
     std::env::var("PEERCTL_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(if long { 5000 } else { 64 })
 }
 
 fn runner() -> TestRunner {
