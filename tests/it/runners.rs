@@ -1,1 +1,97 @@
-//! per-cloud runners sharing one state document.
+//! Per-cloud runners sharing one state document in a real etcd (PEERCTL_TEST_ETCD; these
+//! tests fail, never skip, without it), against a sandbox: each runner applies only its
+//! cloud's resources, calls no other cloud, waits (exit 4) for the values other clouds
+//! publish, and the runners together build what one full apply would.
+
+use crate::apply::{sandbox_for, scaled, text, topology_file};
+use crate::state_etcd::fresh_location;
+use std::path::Path;
+use std::process::Output;
+
+const KEY: &str = "runners test passphrase";
+
+/// `peerctl --sandbox URL ARGS` in `dir` with the state at `state`, keyed by [`KEY`].
+async fn peerctl(dir: &Path, url: &str, state: &str, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"));
+    cmd.current_dir(dir)
+        .arg("--sandbox")
+        .arg(url)
+        .args(args)
+        .arg("--state")
+        .arg(state)
+        .env("PEERCTL_STATE_KEY", KEY)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("PEERCTL_SANDBOX")
+        .env_remove("PEERCTL_STATE")
+        .stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output().expect("run peerctl"))
+        .await
+        .expect("join")
+}
+
+/// Calls (reads and mutations) the sandbox has answered for `cloud`.
+fn calls(stats: &serde_json::Value, cloud: &str) -> u64 {
+    let c = &stats["clouds"][cloud];
+    c["reads"].as_u64().unwrap_or(0) + c["mutating"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn azure_gcp_aws_runners_without_wait_converge_by_rerunning_and_call_only_their_cloud() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap();
+    let state = fresh_location("runners-sequential");
+    let mut waited = 0;
+    let mut converged = false;
+    for round in 0..6 {
+        let mut all_zero = true;
+        for cloud in ["azure", "gcp", "aws"] {
+            let before = sb.sandbox.stats_json();
+            let out = peerctl(
+                dir.path(),
+                &sb.url(),
+                &state,
+                &["apply", "-f", file, "--auto-approve", "--cloud", cloud],
+            )
+            .await;
+            let after = sb.sandbox.stats_json();
+            for other in ["aws", "gcp", "azure"].iter().filter(|c| **c != cloud) {
+                assert_eq!(
+                    calls(&before, other),
+                    calls(&after, other),
+                    "round {round}: the {cloud} runner called {other}: {}",
+                    text(&out)
+                );
+            }
+            match out.status.code() {
+                Some(0) => {}
+                Some(4) => {
+                    waited += 1;
+                    all_zero = false;
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    assert!(err.contains("run again after the others"), "{}", text(&out));
+                    let said = String::from_utf8_lossy(&out.stdout);
+                    assert!(
+                        said.contains("waiting: ") && said.contains("(owned by "),
+                        "{}",
+                        text(&out)
+                    );
+                }
+                _ => panic!("round {round}, {cloud}: {}", text(&out)),
+            }
+        }
+        if all_zero {
+            converged = true;
+            break;
+        }
+    }
+    assert!(converged, "the runners never all exited 0");
+    assert!(waited > 0, "no early run waited for another cloud (exit 4)");
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
+    sb.sandbox.advance_clock(60 * 60 * 1000);
+    let out = peerctl(dir.path(), &sb.url(), &state, &["verify", "-f", file]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
