@@ -95,3 +95,50 @@ async fn azure_gcp_aws_runners_without_wait_converge_by_rerunning_and_call_only_
     let out = peerctl(dir.path(), &sb.url(), &state, &["verify", "-f", file]).await;
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runners_started_together_with_wait_converge_and_verify_passes() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap().to_string();
+    let state = fresh_location("runners-wait");
+    let url = sb.url();
+    let runs = ["aws", "gcp", "azure"].map(|cloud| {
+        let (dir, url, state, file) = (
+            dir.path().to_path_buf(),
+            url.clone(),
+            state.clone(),
+            file.clone(),
+        );
+        tokio::spawn(async move {
+            let out = peerctl(
+                &dir,
+                &url,
+                &state,
+                &[
+                    "apply",
+                    "-f",
+                    &file,
+                    "--auto-approve",
+                    "--cloud",
+                    cloud,
+                    "--wait",
+                    "5m",
+                ],
+            )
+            .await;
+            (cloud, out)
+        })
+    });
+    for r in runs {
+        let (cloud, out) = r.await.unwrap();
+        assert!(out.status.success(), "{cloud}: {}", text(&out));
+    }
+    let stats = sb.sandbox.stats_json();
+    // Every resource once: the three runners drew one set of keys and built no duplicate.
+    assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
+    sb.sandbox.advance_clock(60 * 60 * 1000);
+    let out = peerctl(dir.path(), &url, &state, &["verify", "-f", &file]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
