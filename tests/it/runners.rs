@@ -12,6 +12,11 @@ const KEY: &str = "runners test passphrase";
 
 /// `peerctl --sandbox URL ARGS` in `dir` with the state at `state`, keyed by [`KEY`].
 async fn peerctl(dir: &Path, url: &str, state: &str, args: &[&str]) -> Output {
+    peerctl_keyed(dir, url, state, KEY, args).await
+}
+
+/// [`peerctl`] with the state key `key`.
+async fn peerctl_keyed(dir: &Path, url: &str, state: &str, key: &str, args: &[&str]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"));
     cmd.current_dir(dir)
         .arg("--sandbox")
@@ -19,7 +24,7 @@ async fn peerctl(dir: &Path, url: &str, state: &str, args: &[&str]) -> Output {
         .args(args)
         .arg("--state")
         .arg(state)
-        .env("PEERCTL_STATE_KEY", KEY)
+        .env("PEERCTL_STATE_KEY", key)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("PEERCTL_SANDBOX")
@@ -141,4 +146,56 @@ async fn three_runners_started_together_with_wait_converge_and_verify_passes() {
     sb.sandbox.advance_clock(60 * 60 * 1000);
     let out = peerctl(dir.path(), &url, &state, &["verify", "-f", &file]).await;
     assert!(out.status.success(), "{}", text(&out));
+
+    // No pre-shared key in clear in etcd.
+    let loc = peerctl::state::etcd::EtcdLocation::parse(&state).unwrap();
+    let keys = peerctl::state::crypt::Keys::with(peerctl::state::crypt::Passphrase::new(KEY));
+    let opts = peerctl::state::open::OpenOptions {
+        command: "t".into(),
+        keys: keys.clone(),
+        ..Default::default()
+    };
+    let doc = peerctl::state::open::read(&peerctl::state::open::Location::Etcd(loc.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(!doc.secrets.is_empty());
+    let mut raw = peerctl::state::etcd::Etcd::connect(
+        loc,
+        &Default::default(),
+        peerctl::state::crypt::Codec::new(keys, true),
+    )
+    .await
+    .unwrap();
+    let stored = raw.raw().await.unwrap().unwrap();
+    let text_stored = String::from_utf8_lossy(&stored).to_string();
+    for s in doc.secrets.values() {
+        assert!(
+            !text_stored.contains(s.expose()),
+            "a pre-shared key is in clear in etcd"
+        );
+    }
+
+    // A wrong key: a clear error, nothing written, no cloud changed.
+    let before = sb.sandbox.stats_json();
+    let out = peerctl_keyed(
+        dir.path(),
+        &url,
+        &state,
+        "not the key",
+        &["apply", "-f", &file, "--auto-approve", "--cloud", "aws"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("key") && err.contains(&state),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        raw.raw().await.unwrap().unwrap(),
+        stored,
+        "the wrong key wrote the state"
+    );
+    assert_eq!(sb.sandbox.stats_json()["mutating"], before["mutating"]);
 }
