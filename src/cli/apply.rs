@@ -4,14 +4,15 @@
 
 use super::plan::{load_topology, make_plan, Loaded};
 use super::progress::{json_line, Mode, Progress};
-use super::target::{state_path, CloudTarget};
+use super::target::{state_location, state_options, CloudTarget};
 use anyhow::Context;
 use clap::Args;
 use peerctl::cloud::Cloud;
-use peerctl::engine::{self, Providers, Report, Store, Work};
+use peerctl::engine::{self, Providers, Report, Store, Waiting, Work};
 use peerctl::plan::saved::SavedPlan;
 use peerctl::plan::{render, Change};
-use peerctl::state::backend::{Backend, LocalFile, Version};
+use peerctl::state::backend::{Backend, Version};
+use peerctl::state::open::{self, Location};
 use peerctl::state::State;
 use peerctl::topology::Network;
 use std::collections::BTreeSet;
@@ -26,10 +27,10 @@ pub struct ApplyArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
-    /// in-process sandbox).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    /// The state: a file path or etcd://HOST:PORT/KEY (default: $PEERCTL_STATE, else
+    /// .peerctl/state.json; .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -59,6 +60,23 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "DURATION", default_value = "15m",
           value_parser = super::duration::parse, requires = "verify")]
     pub verify_wait: std::time::Duration,
+    /// Apply only this cloud's resources and call no other cloud's API (repeatable: a
+    /// per-cloud runner holding only its own credentials). Resources waiting for another
+    /// cloud's outputs are listed and the exit code is 4 ("run again after the others").
+    #[arg(long = "cloud", value_name = "CLOUD", value_parser = parse_cloud)]
+    pub cloud: Vec<Cloud>,
+    /// With `--cloud`: watch the shared state for up to this long (30s, 4m) for the values
+    /// other clouds' runners publish, and carry on as they appear; exit 4 if it runs out.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse, requires = "cloud")]
+    pub wait: Option<std::time::Duration>,
+}
+
+/// Exit code for "applied what it could; run again after the other clouds' runners".
+pub const EXIT_WAITING: u8 = 4;
+
+/// `--cloud aws|gcp|azure`.
+pub fn parse_cloud(s: &str) -> Result<Cloud, String> {
+    Cloud::parse(s).ok_or_else(|| format!("{s:?} is not a cloud: aws, gcp or azure"))
 }
 
 /// The changes to make and everything needed to make them.
@@ -75,42 +93,75 @@ pub fn run(args: ApplyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let path = state_path(args.state.as_deref(), sandbox);
+    let location = state_location(args.state.as_deref(), sandbox)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(apply(args, sandbox, loaded, path))
+    rt.block_on(apply(args, sandbox, loaded, location))
 }
 
 async fn apply(
     args: ApplyArgs,
     sandbox: Option<&str>,
     loaded: Loaded,
-    path: PathBuf,
+    location: Location,
 ) -> anyhow::Result<ExitCode> {
     let cancel = cancel_on_signals();
-    let mut backend = LocalFile::open(&path, "peerctl apply")?;
-    let (state, version) = backend.read().await?;
-    super::redact::register(state.secrets.values().map(|s| s.expose()));
+    let owned = owned_clouds(&args.cloud);
+    let options = state_options("peerctl apply", owned.clone())?;
+    let mut backend = Some(open_backend(&location, &options).await?);
     let mode = Mode::pick(args.json);
     let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
+    let until = args.wait.map(|w| tokio::time::Instant::now() + w);
     let result = async {
-        let code = run_apply(
-            &args,
-            sandbox,
-            &loaded,
-            &target,
-            &mut backend,
-            state,
-            version,
-            cancel,
-            mode,
-        )
-        .await?;
-        match code {
-            Done::Applied(state) if args.verify => {
-                verify_after(&loaded, &target, &state, mode, args.verify_wait).await
+        loop {
+            let b = match backend.as_mut() {
+                Some(b) => b,
+                None => backend.insert(open_backend(&location, &options).await?),
+            };
+            let (state, version) = b
+                .read()
+                .await
+                .with_context(|| format!("reading the state {}", location.describe()))?;
+            super::redact::register(state.secrets.values().map(|s| s.expose()));
+            let code = run_apply(
+                &args,
+                sandbox,
+                &loaded,
+                &target,
+                &mut **b,
+                state,
+                version,
+                cancel.clone(),
+                mode,
+            )
+            .await?;
+            match code {
+                Done::Applied(state) if args.verify => {
+                    return verify_after(&loaded, &target, &state, mode, args.verify_wait).await
+                }
+                Done::Applied(_) => return Ok(ExitCode::SUCCESS),
+                Done::Exit(code) => return Ok(code),
+                Done::Waiting(waits) => {
+                    let left = until
+                        .map(|u| u.saturating_duration_since(tokio::time::Instant::now()))
+                        .unwrap_or_default();
+                    if left.is_zero() || *cancel.borrow() {
+                        return Ok(waiting_exit(&waits, mode, args.wait.is_some()));
+                    }
+                    if mode != Mode::Json {
+                        println!(
+                            "\nWatching {} for up to {left:.0?} for the other runners' values…",
+                            location.describe()
+                        );
+                    }
+                    // A local file is locked while open: let the other runners write it.
+                    if !location.shared() {
+                        backend = None;
+                    }
+                    if !wait_for_values(&location, &mut backend, &waits, left).await? {
+                        return Ok(waiting_exit(&waits, mode, true));
+                    }
+                }
             }
-            Done::Applied(_) => Ok(ExitCode::SUCCESS),
-            Done::Exit(code) => Ok(code),
         }
     }
     .await;
@@ -118,10 +169,82 @@ async fn apply(
     result
 }
 
+/// The clouds of `--cloud` (None: every cloud).
+pub fn owned_clouds(clouds: &[Cloud]) -> Option<BTreeSet<Cloud>> {
+    (!clouds.is_empty()).then(|| clouds.iter().copied().collect())
+}
+
+/// Opens the state for writing, with a message naming the location on failure.
+pub async fn open_backend(
+    location: &Location,
+    options: &peerctl::state::open::OpenOptions,
+) -> anyhow::Result<Box<dyn Backend>> {
+    open::open(location, options)
+        .await
+        .with_context(|| format!("opening the state {}", location.describe()))
+}
+
+/// Waits until the state holds every value `waits` names, or `left` passes (false). etcd is
+/// watched; a local file (closed meanwhile, so that other runners can take its lock) is
+/// polled twice a second.
+async fn wait_for_values(
+    location: &Location,
+    backend: &mut Option<Box<dyn Backend>>,
+    waits: &[Waiting],
+    left: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let until = tokio::time::Instant::now() + left;
+    loop {
+        let now = tokio::time::Instant::now();
+        let (state, version) = match backend.as_mut() {
+            Some(b) => b.read().await?,
+            None => (
+                super::target::read_state(location, "peerctl apply").await?,
+                Version(0),
+            ),
+        };
+        if engine::satisfied(waits, &state) {
+            return Ok(true);
+        }
+        if now >= until {
+            return Ok(false);
+        }
+        match backend.as_mut() {
+            Some(b) => {
+                b.wait_for_change(version, until - now).await?;
+            }
+            None => {
+                tokio::time::sleep((until - now).min(std::time::Duration::from_millis(500))).await
+            }
+        }
+    }
+}
+
+/// Lists what still waits and returns exit 4.
+fn waiting_exit(waits: &[Waiting], mode: Mode, waited: bool) -> ExitCode {
+    if mode != Mode::Json {
+        let why = if waited {
+            "the --wait ran out"
+        } else {
+            "no --wait given"
+        };
+        eprintln!(
+            "{} resource(s) still wait for other clouds' runners ({why}); run again after the others (exit {EXIT_WAITING}):",
+            waits.len()
+        );
+        for w in waits {
+            eprintln!("  waiting: {w}");
+        }
+    }
+    ExitCode::from(EXIT_WAITING)
+}
+
 /// How an apply ended: everything applied (with the state now recorded), or an exit code.
 enum Done {
     Applied(State),
     Exit(ExitCode),
+    /// What could run ran; these wait for other clouds' runners.
+    Waiting(Vec<Waiting>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -130,13 +253,15 @@ async fn run_apply(
     sandbox: Option<&str>,
     loaded: &Loaded,
     target: &CloudTarget,
-    backend: &mut LocalFile,
+    backend: &mut dyn Backend,
     state: State,
     version: Version,
     cancel: watch::Receiver<bool>,
     mode: Mode,
 ) -> anyhow::Result<Done> {
-    let (state, intent) = match &args.planfile {
+    let owned = owned_clouds(&args.cloud);
+    let mut version = version;
+    let (state, mut intent) = match &args.planfile {
         Some(pf) => {
             let text = std::fs::read_to_string(pf)
                 .with_context(|| format!("cannot read the saved plan {}", pf.display()))?;
@@ -158,8 +283,10 @@ async fn run_apply(
             (state, intent)
         }
         None => {
+            let (state, v) = reserve(backend, loaded, state, version).await?;
+            version = v;
             let (state, drift) = if args.refresh {
-                super::refresh::refreshed(target, &loaded.topology, &state).await?
+                super::refresh::refreshed(target, &loaded.topology, &state, owned.as_ref()).await?
             } else {
                 (state, Vec::new())
             };
@@ -185,6 +312,19 @@ async fn run_apply(
         }
     };
     super::redact::register(intent.secrets.values().map(|s| s.expose()));
+    let mut waits = Vec::new();
+    if let Some(owned) = &owned {
+        intent.changes.retain(|c| owned.contains(&c.cloud));
+        waits = engine::waiting(&intent.resources, &intent.changes, &state, owned);
+        let held: BTreeSet<&str> = waits.iter().map(|w| w.address.as_str()).collect();
+        intent
+            .changes
+            .retain(|c| !held.contains(c.address.as_str()));
+        report_waiting(&waits, mode);
+    }
+    if intent.changes.is_empty() && !waits.is_empty() {
+        return Ok(Done::Waiting(waits));
+    }
     if intent.changes.is_empty() {
         if mode == Mode::Json {
             json_line(&serde_json::json!({"event": "summary", "changes": 0,
@@ -216,6 +356,7 @@ async fn run_apply(
         secrets: &intent.secrets,
         topology_digest: Some(loaded.digest.clone()),
         parallelism: args.parallelism.map(usize::from),
+        prune: owned.is_none(),
     };
     let report = engine::apply(work, &providers, &mut store, progress.clone(), cancel).await?;
     progress.finish();
@@ -225,11 +366,89 @@ async fn run_apply(
         format!("{} plan -f {}", command_prefix(sandbox), loaded.path)
     };
     let code = summarise("Apply", &report, mode, &store, &next);
-    Ok(if report.ok() {
+    Ok(if report.ok() && !waits.is_empty() {
+        Done::Waiting(waits)
+    } else if report.ok() {
         Done::Applied(store.state)
     } else {
         Done::Exit(code)
     })
+}
+
+/// Writes the plan's allocations and keys (ASNs, inside ranges, pre-shared keys) that the
+/// document lacks, by compare-and-swap, before any cloud call: the first runner's values win
+/// and a runner that lost the race plans again with the winner's (the planner keeps what the
+/// state records). Only on a shared backend. Returns the document as stored and its version.
+async fn reserve(
+    backend: &mut dyn Backend,
+    loaded: &Loaded,
+    state: State,
+    version: Version,
+) -> anyhow::Result<(State, Version)> {
+    // A local file is locked for the whole run: no one else draws keys meanwhile, and the
+    // engine records them before its first cloud call (a refused apply writes nothing).
+    if !backend.shared() {
+        return Ok((state, version));
+    }
+    let plan = make_plan(loaded, &state)?;
+    let missing = |s: &State| {
+        plan.allocations
+            .asns
+            .keys()
+            .any(|k| !s.allocations.asns.contains_key(k))
+            || plan
+                .allocations
+                .links
+                .keys()
+                .any(|k| !s.allocations.links.contains_key(k))
+            || plan.secrets.keys().any(|k| !s.secrets.contains_key(k))
+            || s.is_empty()
+    };
+    if !missing(&state) {
+        return Ok((state, version));
+    }
+    super::redact::register(plan.secrets.values().map(|s| s.expose()));
+    let (state, version) = peerctl::state::shared::update(backend, |s| {
+        if s.is_empty() {
+            use rand_core::{OsRng, TryRngCore};
+            s.lineage = State::new_lineage(&mut OsRng.unwrap_err());
+        }
+        for (k, v) in &plan.allocations.asns {
+            s.allocations.asns.entry(k.clone()).or_insert(*v);
+        }
+        for (k, v) in &plan.allocations.links {
+            s.allocations
+                .links
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &plan.secrets {
+            s.secrets.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Ok(())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "recording the allocations and keys in {}",
+            backend.describe()
+        )
+    })?;
+    super::redact::register(state.secrets.values().map(|s| s.expose()));
+    Ok((state, version))
+}
+
+/// Prints (or emits as JSON events) what waits for other clouds' runners.
+fn report_waiting(waits: &[Waiting], mode: Mode) {
+    for w in waits {
+        if mode == Mode::Json {
+            let mut v = serde_json::to_value(w).unwrap_or_default();
+            v["event"] = "waiting".into();
+            json_line(&v);
+        } else {
+            println!("waiting: {w}");
+        }
+    }
 }
 
 /// `apply --verify`: verify with the state just recorded, waiting up to `wait`.
@@ -422,12 +641,17 @@ pub fn summarise(what: &str, r: &Report, mode: Mode, store: &Store<'_>, next: &s
     }
 }
 
-/// Opens the state backend for `command` and reads it.
+/// Opens the state backend for `command` (writing `owned` clouds' resources) and reads it.
 pub async fn open_state(
-    path: &std::path::Path,
+    location: &Location,
     command: &str,
-) -> anyhow::Result<(LocalFile, State, Version)> {
-    let mut backend = LocalFile::open(path, command)?;
-    let (state, version) = backend.read().await?;
+    owned: Option<BTreeSet<Cloud>>,
+) -> anyhow::Result<(Box<dyn Backend>, State, Version)> {
+    let options = state_options(command, owned)?;
+    let mut backend = open_backend(location, &options).await?;
+    let (state, version) = backend
+        .read()
+        .await
+        .with_context(|| format!("reading the state {}", location.describe()))?;
     Ok((backend, state, version))
 }

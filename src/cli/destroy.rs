@@ -5,7 +5,7 @@
 use super::apply::{cancel_on_signals, confirm, open_state, summarise};
 use super::plan::{load_topology, make_plan};
 use super::progress::{Mode, Progress};
-use super::target::{state_path, CloudTarget};
+use super::target::{state_location, CloudTarget};
 use anyhow::Context;
 use clap::Args;
 use peerctl::cloud::Cloud;
@@ -21,10 +21,10 @@ pub struct DestroyArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
-    /// in-process sandbox).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    /// The state: a file path or etcd://HOST:PORT/KEY (default: $PEERCTL_STATE, else
+    /// .peerctl/state.json; .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
     /// Destroy without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -41,18 +41,18 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let path = state_path(args.state.as_deref(), sandbox);
+    let location = state_location(args.state.as_deref(), sandbox)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let cancel = cancel_on_signals();
-        let (mut backend, state, version) = open_state(&path, "peerctl destroy").await?;
+        let (mut backend, state, version) = open_state(&location, "peerctl destroy", None).await?;
         let mode = Mode::pick(args.json);
         super::redact::register(state.secrets.values().map(|s| s.expose()));
         let lost = state.is_empty();
         if !lost && state.resources.is_empty() {
             println!(
                 "Nothing to destroy: {} records no resources.",
-                path.display()
+                location.describe()
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -60,7 +60,7 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
         let result = async {
             let mut store = Store {
                 state,
-                backend: &mut backend,
+                backend: &mut *backend,
                 version,
             };
             if lost {
@@ -72,7 +72,7 @@ pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode>
                 if mode != Mode::Json {
                     println!(
                         "{} holds no state: looking for {}'s resources by name and tags…",
-                        path.display(),
+                        location.describe(),
                         plan.topology
                     );
                 }

@@ -17,10 +17,10 @@ pub struct PlanArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// The state file to plan against (missing = nothing applied yet; default
-    /// .peerctl/state.json, .peerctl/sandbox/state.json with the in-process sandbox).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    /// The state: a file path or etcd://HOST:PORT/KEY (default: $PEERCTL_STATE, else
+    /// .peerctl/state.json; .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
     /// Save the plan (with its pre-shared keys, mode 0600) for `apply`.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -103,13 +103,14 @@ pub fn run(args: PlanArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let state = State::load(&super::target::state_path(args.state.as_deref(), sandbox))?;
+    let location = super::target::state_location(args.state.as_deref(), sandbox)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let state = rt.block_on(super::target::read_state(&location, "peerctl plan"))?;
     super::redact::register(state.secrets.values().map(|s| s.expose()));
     let (state, drift) = if args.refresh && !state.resources.is_empty() {
-        let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
         rt.block_on(async {
             let target = super::target::CloudTarget::resolve(sandbox, &loaded.topology).await?;
-            let r = super::refresh::refreshed(&target, &loaded.topology, &state).await;
+            let r = super::refresh::refreshed(&target, &loaded.topology, &state, None).await;
             target.close().await;
             r
         })?

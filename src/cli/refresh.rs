@@ -9,17 +9,24 @@ use peerctl::state::State;
 use peerctl::topology::Topology;
 use std::collections::BTreeSet;
 
-/// `state` as the clouds hold it, and what differed. Fails (naming every unreadable cloud)
+/// `state` as the clouds hold it, and what differed; `only`: read just these clouds (a
+/// per-cloud runner; the other clouds' records are kept as they are). Fails (naming every unreadable cloud)
 /// rather than plan from a partial reading.
 pub async fn refreshed(
     target: &CloudTarget,
     topology: &Topology,
     state: &State,
+    only: Option<&BTreeSet<Cloud>>,
 ) -> anyhow::Result<(State, Vec<Drift>)> {
-    if state.resources.is_empty() {
+    let clouds: BTreeSet<Cloud> = state
+        .resources
+        .values()
+        .map(|r| r.cloud)
+        .filter(|c| only.is_none_or(|o| o.contains(c)))
+        .collect();
+    if clouds.is_empty() {
         return Ok((state.clone(), Vec::new()));
     }
-    let clouds: BTreeSet<Cloud> = state.resources.values().map(|r| r.cloud).collect();
     let providers = target.providers(&clouds).await?;
     let snap = engine::observe(&providers, topology, state).await;
     let errors: Vec<String> = snap

@@ -1,20 +1,19 @@
 //! `peerctl state list|show`: what the state records, never a secret (secret pointers are
 //! shown as `(sensitive)`, and the secrets map is never printed).
 
-use super::target::state_path;
+use super::target::{read_state, state_location};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use peerctl::plan::resource::Value;
 use peerctl::state::State;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct StateArgs {
-    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
-    /// in-process sandbox).
-    #[arg(long, global = true)]
-    pub state: Option<PathBuf>,
+    /// The state: a file path or etcd://HOST:PORT/KEY (default: $PEERCTL_STATE, else
+    /// .peerctl/state.json; .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long, global = true, value_name = "LOCATION")]
+    pub state: Option<String>,
     #[command(subcommand)]
     pub command: StateCommand,
 }
@@ -51,8 +50,9 @@ fn shown(v: &Value) -> serde_json::Value {
 }
 
 pub fn run(args: StateArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
-    let path = state_path(args.state.as_deref(), sandbox);
-    let state = State::load(&path)?;
+    let location = state_location(args.state.as_deref(), sandbox)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let state: State = rt.block_on(read_state(&location, "peerctl state"))?;
     match args.command {
         StateCommand::List => {
             for (a, r) in &state.resources {
@@ -62,7 +62,7 @@ pub fn run(args: StateArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
         }
         StateCommand::Show { address, json } => {
             let Some(r) = state.resources.get(&address) else {
-                bail!("{address} is not in {}", path.display());
+                bail!("{address} is not in {}", location.describe());
             };
             let doc = serde_json::json!({
                 "address": address, "kind": r.kind, "cloud": r.cloud, "name": r.name,

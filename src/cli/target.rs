@@ -11,6 +11,8 @@ use peerctl::providers::gcp::GcpProvider;
 use peerctl::providers::{Provider, ProviderConfig};
 use peerctl::sandbox::latency::Latency;
 use peerctl::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use peerctl::state::open::{self, Location, OpenOptions, STATE_VAR};
+use peerctl::state::State;
 use peerctl::topology::Topology;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -163,14 +165,43 @@ async fn sandbox_time_scale(url: &str) -> anyhow::Result<f64> {
         })
 }
 
-/// The state file a command uses: `--state` when given; the in-process sandbox keeps its own
-/// beside its world, so that trying the sandbox never touches the state of real clouds.
+/// The state file a command uses when no location is given: the in-process sandbox keeps
+/// its own beside its world, so that trying the sandbox never touches the state of real
+/// clouds.
 pub fn state_path(arg: Option<&Path>, sandbox: Option<&str>) -> PathBuf {
     match (arg, sandbox) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(IN_PROCESS)) => PathBuf::from(LOCAL_DIR).join("state.json"),
         (None, _) => PathBuf::from(DEFAULT_STATE),
     }
+}
+
+/// Where a command's state lives: `--state` (a path or `etcd://HOST:PORT/KEY`), else
+/// `PEERCTL_STATE`, else the default file ([`state_path`]).
+pub fn state_location(arg: Option<&str>, sandbox: Option<&str>) -> anyhow::Result<Location> {
+    let env = std::env::var(STATE_VAR).ok().filter(|v| !v.is_empty());
+    let (spec, from) = match (arg, env) {
+        (Some(a), _) => (a.to_string(), "--state"),
+        (None, Some(v)) => (v, STATE_VAR),
+        (None, None) => return Ok(Location::File(state_path(None, sandbox))),
+    };
+    Location::parse(&spec).with_context(|| format!("{from} {spec:?}"))
+}
+
+/// The options a command opens its state with: the keys and etcd settings from the
+/// environment, and the clouds it writes (None: all).
+pub fn state_options(command: &str, owned: Option<BTreeSet<Cloud>>) -> anyhow::Result<OpenOptions> {
+    let mut o = OpenOptions::from_env(command)?;
+    o.owned = owned;
+    Ok(o)
+}
+
+/// Reads the state once, unlocked (plan, verify, state list).
+pub async fn read_state(location: &Location, command: &str) -> anyhow::Result<State> {
+    let o = state_options(command, None)?;
+    open::read(location, &o)
+        .await
+        .with_context(|| format!("reading the state {}", location.describe()))
 }
 
 /// The default state file against the clouds (and a sandbox at a URL).

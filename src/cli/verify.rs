@@ -3,7 +3,7 @@
 //! pass), 1 (could not read), or 3 (verification failed, also when `--wait` ran out).
 
 use super::plan::{load_topology, make_plan};
-use super::target::{state_path, CloudTarget};
+use super::target::{read_state, state_location, CloudTarget};
 use anyhow::Context;
 use clap::Args;
 use peerctl::cloud::Cloud;
@@ -26,10 +26,10 @@ pub struct VerifyArgs {
     /// The topology file.
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// The state file (default .peerctl/state.json; .peerctl/sandbox/state.json with the
-    /// in-process sandbox).
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    /// The state: a file path or etcd://HOST:PORT/KEY (default: $PEERCTL_STATE, else
+    /// .peerctl/state.json; .peerctl/sandbox/state.json with the in-process sandbox).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<String>,
     /// Re-check until everything passes or this much time has gone (30s, 5m); scaled by a
     /// sandbox's time scale.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse)]
@@ -50,11 +50,11 @@ pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> 
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let path = state_path(args.state.as_deref(), sandbox);
-    let state = State::load(&path)?;
+    let location = state_location(args.state.as_deref(), sandbox)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let state = rt.block_on(read_state(&location, "peerctl verify"))?;
     super::redact::register(state.secrets.values().map(|s| s.expose()));
     let plan = make_plan(&loaded, &state)?;
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
         let result = async {

@@ -6,7 +6,7 @@
 //!
 //! `walk` is the scheduler, `run` the apply / destroy / discovery drivers over it, `resolve`
 //! turns planned attributes into a provider's view, `expect` holds the usual durations shown
-//! in progress, `observe` reads every cloud at once and `refresh` turns that reading into
+//! in progress, `waiting` finds what a per-cloud runner must leave for later, `observe` reads every cloud at once and `refresh` turns that reading into
 //! the state the planner diffs against.
 
 pub mod expect;
@@ -14,12 +14,14 @@ pub mod observe;
 pub mod refresh;
 pub mod resolve;
 pub mod run;
+pub mod waiting;
 pub mod walk;
 
 pub use observe::observe;
 pub use refresh::{refresh, Drift};
 pub use resolve::desired;
 pub use run::{apply, destroy, discover, EngineError, Failure, Report, Store, Work};
+pub use waiting::{satisfied, waiting, Waiting};
 
 use crate::cloud::Cloud;
 use crate::plan::Action;

@@ -78,6 +78,9 @@ pub struct Work<'a> {
     pub topology_digest: Option<String>,
     /// Cap on resources in flight (`None`: none; see [`super::walk::walk`]).
     pub parallelism: Option<usize>,
+    /// When every change ran, forget the allocations and keys the plan dropped. False for a
+    /// per-cloud runner (`apply --cloud`), whose plan covers only part of the document.
+    pub prune: bool,
 }
 
 /// The state as a run owns it: the document, its backend and the version last written.
@@ -436,7 +439,7 @@ pub async fn apply(
     };
     report.cancelled |= end.cancelled;
     report.not_run += count_not_run(&end);
-    if end.complete() {
+    if end.complete() && work.prune {
         // Everything the plan dropped is gone: forget its allocations and keys.
         store.state.allocations = work.allocations.clone();
         store.state.secrets = work.secrets.clone();
