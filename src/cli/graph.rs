@@ -3,14 +3,11 @@
 //! it reads the clouds as `verify` does and draws each link by health: up, degraded or down,
 //! per direction.
 
-use super::verify::{check, Checking};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use peerctl::cloud::Cloud;
 use peerctl::plan::render;
 use peerctl::plan::templates::Templates;
 use peerctl::verify::Options;
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,10 +28,10 @@ pub struct GraphArgs {
     /// Print every diagnostic of an invalid topology (default: the first 100).
     #[arg(long)]
     pub all: bool,
-    /// Draw each link by health: read the clouds as `verify` does, with this state (no value:
-    /// the default state file).
-    #[arg(long, value_name = "STATE")]
-    pub state: Option<Option<PathBuf>>,
+    /// Draw each link by health: read the clouds as `verify` does, with this state (a file
+    /// path or etcd://HOST:PORT/KEY; no value: $PEERCTL_STATE, else the default file).
+    #[arg(long, value_name = "LOCATION")]
+    pub state: Option<Option<String>>,
     /// With --state: a degraded link (3 of 4 tunnels up) is drawn down.
     #[arg(long, requires = "state")]
     pub strict: bool,
@@ -66,49 +63,16 @@ pub fn run(args: GraphArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
 /// picture is for looking, `verify` is the gate.
 fn judged(
     loaded: &super::plan::Loaded,
-    state: Option<&std::path::Path>,
+    state: Option<&str>,
     sandbox: Option<&str>,
     strict: bool,
 ) -> anyhow::Result<(render::Health, ExitCode)> {
-    let path = super::target::state_path(state, sandbox);
-    let state = peerctl::state::State::load(&path)?;
-    super::redact::register(state.secrets.values().map(|s| s.expose()));
-    let plan = super::plan::make_plan(loaded, &state)?;
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(async {
-        let target = super::target::CloudTarget::resolve(sandbox, &loaded.topology).await?;
-        let result = async {
-            let clouds: BTreeSet<Cloud> =
-                loaded.topology.networks.iter().map(|n| n.cloud).collect();
-            let providers = target.providers(&clouds).await?;
-            let c = Checking {
-                providers: &providers,
-                time_scale: target.time_scale,
-                plan: &plan,
-                state: &state,
-                topology: &loaded.topology,
-                options: Options { strict },
-                quiet: true,
-            };
-            let found = check(&c, None).await;
-            for (c, e) in &found.errors {
-                eprintln!(
-                    "error: cannot read {} ({} {}): {}",
-                    c.display_name(),
-                    e.scope,
-                    e.what,
-                    e.message
-                );
-            }
-            let code = if found.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
-            Ok((peerctl::verify::render::health(&found.report), code))
-        }
-        .await;
-        target.close().await;
-        result
-    })
+    let found = super::verify::verified(loaded, state, sandbox, Options { strict }, None, true)?;
+    found.print_errors();
+    let code = if found.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    Ok((peerctl::verify::render::health(&found.report), code))
 }

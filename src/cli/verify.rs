@@ -50,33 +50,52 @@ pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> 
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let location = state_location(args.state.as_deref(), sandbox)?;
+    let options = Options {
+        strict: args.strict,
+    };
+    let found = verified(
+        &loaded,
+        args.state.as_deref(),
+        sandbox,
+        options,
+        args.wait,
+        args.json,
+    )?;
+    found.print(args.json, args.junit.as_deref())
+}
+
+/// Reads the state at `state` (a `--state` value), plans against it, reads every cloud of the
+/// topology and judges (with `wait`, again until everything passes): what `verify` and
+/// `graph --state` print.
+pub fn verified(
+    loaded: &super::plan::Loaded,
+    state: Option<&str>,
+    sandbox: Option<&str>,
+    options: Options,
+    wait: Option<Duration>,
+    quiet: bool,
+) -> anyhow::Result<Found> {
+    let location = state_location(state, sandbox)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let state = rt.block_on(read_state(&location, "peerctl verify"))?;
     super::redact::register(state.secrets.values().map(|s| s.expose()));
-    let plan = make_plan(&loaded, &state)?;
+    let plan = make_plan(loaded, &state)?;
     rt.block_on(async {
         let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
         let result = async {
             let clouds: BTreeSet<Cloud> =
                 loaded.topology.networks.iter().map(|n| n.cloud).collect();
             let providers = target.providers(&clouds).await?;
-            let found = check(
-                &Checking {
-                    providers: &providers,
-                    time_scale: target.time_scale,
-                    plan: &plan,
-                    state: &state,
-                    topology: &loaded.topology,
-                    options: Options {
-                        strict: args.strict,
-                    },
-                    quiet: args.json,
-                },
-                args.wait,
-            )
-            .await;
-            found.print(args.json, args.junit.as_deref())
+            let c = Checking {
+                providers: &providers,
+                time_scale: target.time_scale,
+                plan: &plan,
+                state: &state,
+                topology: &loaded.topology,
+                options,
+                quiet,
+            };
+            anyhow::Ok(check(&c, wait).await)
         }
         .await;
         target.close().await;
@@ -154,17 +173,22 @@ impl Found {
             println!("{}", serde_json::to_string_pretty(&self.json())?);
         } else {
             print!("{}", render::human(&self.report));
-            for (c, e) in &self.errors {
-                eprintln!(
-                    "error: cannot read {} ({} {}): {}",
-                    c.display_name(),
-                    e.scope,
-                    e.what,
-                    e.message
-                );
-            }
+            self.print_errors();
         }
         Ok(self.exit_code())
+    }
+
+    /// One line on stderr per cloud that could not be read.
+    pub fn print_errors(&self) {
+        for (c, e) in &self.errors {
+            eprintln!(
+                "error: cannot read {} ({} {}): {}",
+                c.display_name(),
+                e.scope,
+                e.what,
+                e.message
+            );
+        }
     }
 
     /// The JSON document (docs/cli.md), with the read calls of the last attempt per cloud.
