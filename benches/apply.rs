@@ -3,7 +3,13 @@
 //! longest chain of the plan graph on the sandbox's latency table, including the serialisation
 //! the clouds impose (one write at a time on an Azure gateway and on a Cloud Router). Beside
 //! it the same apply walked with a fixed parallelism of 10 (Terraform's default), and the API
-//! calls per cloud. Run: `cargo bench --bench apply`. Goal: ratio <= 1.03 on both topologies.
+//! calls per cloud. Then, on the same sandbox, a no-op re-apply and a verify: wall time and
+//! read calls per (cloud, region) scope. The triangle's timeline is drawn to
+//! docs/apply-triangle.svg (resources per cloud in flight and done, the critical path marked).
+//! Run: `cargo bench --bench apply`. Goal: ratio <= 1.03 on both topologies.
+
+#[path = "apply/plot.rs"]
+mod plot;
 
 use peerctl::plan::resource::{Kind, Resource};
 use peerctl::plan::templates::Templates;
@@ -127,9 +133,108 @@ fn plan_of(path: &Path) -> (peerctl::topology::Topology, peerctl::plan::Plan) {
 struct Run {
     wall: Duration,
     stats: serde_json::Value,
+    /// Each resource's start and end (seconds since the process started), from its events.
+    spans: Vec<plot::Span>,
+    /// The no-op re-apply and the verify after it (only for the uncapped run).
+    after: Option<After>,
 }
 
-fn apply_once(rt: &tokio::runtime::Runtime, path: &Path, parallelism: Option<usize>) -> Run {
+struct After {
+    reapply: Duration,
+    reapply_stats: serde_json::Value,
+    verify: Duration,
+    verify_reads: BTreeMap<String, u64>,
+}
+
+/// A whole peerctl process in `dir` against `url`: wall time and stdout lines, each stamped
+/// with the time it arrived (stdout is line-buffered, so events arrive as they happen).
+fn peerctl(dir: &Path, url: &str, args: &[&str]) -> (Duration, Vec<(f64, String)>) {
+    use std::io::BufRead;
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+        .current_dir(dir)
+        .args(["--sandbox", url])
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run peerctl");
+    let out = child.stdout.take().expect("stdout");
+    let lines: Vec<(f64, String)> = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| (t0.elapsed().as_secs_f64(), l))
+        .collect();
+    let status = child.wait().expect("wait for peerctl");
+    assert!(status.success(), "peerctl {args:?} failed");
+    (t0.elapsed(), lines)
+}
+
+/// Start and end of every resource from `apply --json` events.
+fn spans(lines: &[(f64, String)]) -> Vec<plot::Span> {
+    let mut open: HashMap<String, (f64, String)> = HashMap::new();
+    let mut out = Vec::new();
+    for (t, l) in lines {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(l) else {
+            continue;
+        };
+        let address = e["address"].as_str().unwrap_or_default().to_string();
+        match e["event"].as_str() {
+            Some("started") => {
+                let cloud = e["cloud"].as_str().unwrap_or_default().to_string();
+                open.insert(address, (*t, cloud));
+            }
+            Some("finished") => {
+                if let Some((start, cloud)) = open.remove(&address) {
+                    out.push(plot::Span {
+                        address,
+                        cloud,
+                        start,
+                        end: *t,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The observed critical path: from the resource that finished last, back through the
+/// dependency that finished last before each one, to a resource that waited for nothing.
+fn critical_path(plan: &peerctl::plan::Plan, spans: &[plot::Span]) -> Vec<String> {
+    let end: HashMap<&str, f64> = spans.iter().map(|s| (s.address.as_str(), s.end)).collect();
+    let by_addr: HashMap<&str, &Resource> = plan
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    let mut at = spans
+        .iter()
+        .max_by(|a, b| a.end.total_cmp(&b.end))
+        .map(|s| s.address.clone());
+    let mut path = Vec::new();
+    while let Some(a) = at {
+        at = by_addr.get(a.as_str()).and_then(|r| {
+            r.depends_on
+                .iter()
+                .filter_map(|d| end.get(d.as_str()).map(|t| (d, *t)))
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+                .map(|(d, _)| d.clone())
+        });
+        path.push(a);
+    }
+    path.reverse();
+    path
+}
+
+fn apply_once(
+    rt: &tokio::runtime::Runtime,
+    path: &Path,
+    parallelism: Option<usize>,
+    and_after: bool,
+) -> Run {
     let topo = peerctl::topology::load(path).expect("topology");
     let config = SandboxConfig {
         latency: Latency { scale: SCALE },
@@ -143,24 +248,86 @@ fn apply_once(rt: &tokio::runtime::Runtime, path: &Path, parallelism: Option<usi
         ))
         .expect("serve");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"));
-    cmd.current_dir(dir.path())
-        .args(["--sandbox", &server.url(), "apply", "-f"])
-        .arg(path)
-        .args(["--auto-approve", "--json"])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null());
-    if let Some(p) = parallelism {
-        cmd.args(["--parallelism", &p.to_string()]);
+    let file = path.to_str().expect("utf-8 path");
+    let cap = parallelism.map(|p| p.to_string());
+    let mut args = vec!["apply", "-f", file, "--auto-approve", "--json"];
+    if let Some(p) = &cap {
+        args.extend(["--parallelism", p]);
     }
-    let t0 = Instant::now();
-    let status = cmd.status().expect("run peerctl");
-    let wall = t0.elapsed();
-    assert!(status.success(), "apply failed");
+    let (wall, lines) = peerctl(dir.path(), &server.url(), &args);
     let stats = sandbox.stats_json();
+    let after = and_after.then(|| {
+        // Let the clock run past tunnel and BGP set-up, as a pipeline's next step would find.
+        sandbox.advance_clock(60 * 60 * 1000);
+        let (reapply, _) = peerctl(
+            dir.path(),
+            &server.url(),
+            &["apply", "-f", file, "--auto-approve", "--json"],
+        );
+        let reapply_stats = delta(&sandbox.stats_json(), &stats);
+        let (verify, out) = peerctl(dir.path(), &server.url(), &["verify", "-f", file, "--json"]);
+        let text: String = out.into_iter().map(|(_, l)| l + "\n").collect();
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("verify JSON");
+        assert_eq!(doc["ok"], true, "verify failed after the apply");
+        let verify_reads = doc["reads"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        After {
+            reapply,
+            reapply_stats,
+            verify,
+            verify_reads,
+        }
+    });
     rt.block_on(server.stop());
-    Run { wall, stats }
+    Run {
+        wall,
+        stats,
+        spans: spans(&lines),
+        after,
+    }
+}
+
+/// `now − before` for every counter of a stats document.
+fn delta(now: &serde_json::Value, before: &serde_json::Value) -> serde_json::Value {
+    match (now, before) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => serde_json::Value::Object(
+            a.iter()
+                .map(|(k, v)| {
+                    let d = delta(v, b.get(k).unwrap_or(&serde_json::Value::Null));
+                    (k.clone(), d)
+                })
+                .collect(),
+        ),
+        (serde_json::Value::Number(a), b) => serde_json::json!(a
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(b.as_u64().unwrap_or(0))),
+        (v, _) => v.clone(),
+    }
+}
+
+/// The read scopes of a topology per cloud: AWS regions, GCP (project, region), Azure
+/// (subscription, resource group).
+fn scopes(topo: &peerctl::topology::Topology) -> BTreeMap<String, usize> {
+    use peerctl::topology::Location;
+    let mut seen: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for n in &topo.networks {
+        let scope = match &n.location {
+            Location::Aws(a) => a.region.clone(),
+            Location::Gcp(g) => format!("{}/{}", g.project, g.region),
+            Location::Azure(z) => format!("{}/{}", z.subscription, z.resource_group),
+        };
+        seen.entry(n.cloud.as_str().to_string())
+            .or_default()
+            .insert(scope);
+    }
+    seen.into_iter().map(|(c, s)| (c, s.len())).collect()
 }
 
 /// Reads that ask whether an operation finished (GCP Operations, Azure async operations).
@@ -205,13 +372,14 @@ fn main() {
     println!("| topology | resources | limit s | critical resource | apply s | ratio | parallelism 10 s | ratio |");
     println!("|---|---:|---:|---|---:|---:|---:|---:|");
     let mut call_rows = Vec::new();
+    let mut after_rows = Vec::new();
     for name in ["triangle", "mesh12"] {
         let path = root.join(format!("{name}.yaml"));
-        let (_, plan) = plan_of(&path);
+        let (topo, plan) = plan_of(&path);
         let (limit, last) = limit_ms(&plan.resources);
         let limit_s = limit as f64 * SCALE / 1000.0;
-        let free = apply_once(&rt, &path, None);
-        let capped = apply_once(&rt, &path, Some(10));
+        let free = apply_once(&rt, &path, None, true);
+        let capped = apply_once(&rt, &path, Some(10), false);
         println!(
             "| {name} | {} | {limit_s:.2} | {last} | {:.2} | {:.3} | {:.2} | {:.3} |",
             plan.resources.len(),
@@ -220,7 +388,26 @@ fn main() {
             capped.wall.as_secs_f64(),
             capped.wall.as_secs_f64() / limit_s,
         );
+        if name == "triangle" {
+            let critical = critical_path(&plan, &free.spans);
+            let title = format!(
+                "peerctl apply of the triangle on the sandbox (time scale {SCALE}): {} resources in {:.2} s, limit {limit_s:.2} s",
+                plan.resources.len(),
+                free.wall.as_secs_f64()
+            );
+            let svg = plot::svg(&title, &free.spans, &critical);
+            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/apply-triangle.svg");
+            std::fs::write(&out, svg).expect("write the plot");
+            println!(
+                "\n(timeline written to {}; critical path: {})\n",
+                out.display(),
+                critical.join(" → ")
+            );
+        }
         call_rows.push((name, calls(&free.stats)));
+        if let Some(a) = free.after {
+            after_rows.push((name, scopes(&topo), a));
+        }
     }
     println!("\nAPI calls of the uncapped apply (mutating / operation polls / other reads)\n");
     println!("| topology | AWS | GCP | Azure |");
@@ -231,5 +418,41 @@ fn main() {
             format!("{m} / {p} / {r}")
         };
         println!("| {name} | {} | {} | {} |", f("aws"), f("gcp"), f("azure"));
+    }
+    println!("\nNo-op re-apply and verify on the applied topology: wall time; calls per cloud (mutating / reads) with the (cloud, region) scopes and reads per scope\n");
+    println!("| topology | step | wall s | AWS | GCP | Azure |");
+    println!("|---|---|---:|---|---|---|");
+    for (name, sc, a) in after_rows {
+        let per = |cloud: &str, mutating: u64, reads: u64| {
+            let n = sc.get(cloud).copied().unwrap_or(0);
+            format!(
+                "{mutating} / {reads} ({n} scope{}, {:.1} per scope)",
+                if n == 1 { "" } else { "s" },
+                reads as f64 / n.max(1) as f64
+            )
+        };
+        let st = &a.reapply_stats["clouds"];
+        let re = |c: &str| {
+            per(
+                c,
+                st[c]["mutating"].as_u64().unwrap_or(0),
+                st[c]["reads"].as_u64().unwrap_or(0),
+            )
+        };
+        println!(
+            "| {name} | re-apply | {:.2} | {} | {} | {} |",
+            a.reapply.as_secs_f64(),
+            re("aws"),
+            re("gcp"),
+            re("azure")
+        );
+        let ve = |c: &str| per(c, 0, a.verify_reads.get(c).copied().unwrap_or(0));
+        println!(
+            "| {name} | verify | {:.2} | {} | {} | {} |",
+            a.verify.as_secs_f64(),
+            ve("aws"),
+            ve("gcp"),
+            ve("azure")
+        );
     }
 }

@@ -3,6 +3,10 @@
 //! Each case runs in a child process so that its peak RSS (VmHWM) is its own.
 //! A second child per case times a re-plan against the state apply would leave (the diff of
 //! every resource).
+//! A third table runs the real binary: whole `peerctl plan --json` and `peerctl validate`
+//! processes on the generated files (start, read, validate, plan, render, print to a pipe),
+//! timed from spawn to exit with the child's own peak RSS (`wait4`'s `ru_maxrss`): the figure a
+//! pipeline sees.
 //! Run: `cargo bench --bench plan`. Target: 1,000 networks in <= 200 ms, <= 150 MB peak RSS.
 
 use peerctl::cloud::Cloud;
@@ -13,6 +17,7 @@ use peerctl::topology::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::fmt::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 3] = [10, 100, 1000];
@@ -230,8 +235,97 @@ fn child_replan(shape: &str, n: usize) {
     );
 }
 
+/// One whole peerctl process: wall time from spawn to exit, its peak RSS in KB, and the bytes
+/// it printed (read from a pipe, as a pipeline would). The child is reaped by `wait4` (which
+/// also gives its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn process(dir: &Path, args: &[&str]) -> (Duration, u64, usize) {
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn peerctl");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut sink).map(|_| sink.len())
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own unwaited child; both pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = t0.elapsed();
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "peerctl {args:?} failed (status {status})"
+    );
+    let printed = reader.join().expect("reader").expect("read stdout");
+    (wall, usage.ru_maxrss as u64, printed)
+}
+
+/// Whole `plan --json` and `validate` processes per case: medians of 7 runs.
+fn processes() {
+    println!();
+    println!("whole processes (median of 7 runs; peak RSS of the child)");
+    println!(
+        "{:<10} {:>8} {:>15} {:>17} {:>11} {:>14} {:>18}",
+        "shape",
+        "networks",
+        "plan --json ms",
+        "plan --json RSS MB",
+        "JSON MB",
+        "validate ms",
+        "validate RSS MB"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    for shape in SHAPES {
+        for n in SIZES {
+            let (yaml, _) = generate(shape, n);
+            let file = dir.path().join(format!("{shape}-{n}.yaml"));
+            std::fs::write(&file, yaml).expect("write topology");
+            let f = file.to_str().expect("utf-8 path");
+            let run = |args: &[&str]| {
+                let mut t = Vec::new();
+                let mut rss = Vec::new();
+                let mut bytes = 0;
+                for _ in 0..7 {
+                    let (wall, kb, printed) = process(dir.path(), args);
+                    t.push(wall);
+                    rss.push(kb);
+                    bytes = printed;
+                }
+                rss.sort_unstable();
+                (median(t), rss[rss.len() / 2], bytes)
+            };
+            let (plan_t, plan_kb, bytes) = run(&["plan", "--json", "-f", f]);
+            let (val_t, val_kb, _) = run(&["validate", "-f", f]);
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "{:<10} {:>8} {:>15.1} {:>17.1} {:>11.1} {:>14.1} {:>18.1}",
+                shape,
+                n,
+                ms(plan_t),
+                plan_kb as f64 / 1024.0,
+                bytes as f64 / 1e6,
+                ms(val_t),
+                val_kb as f64 / 1024.0
+            );
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--processes") {
+        processes();
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         child(&args[i + 1], args[i + 2].parse().expect("size"));
         return;
@@ -310,4 +404,5 @@ fn main() {
             );
         }
     }
+    processes();
 }
