@@ -140,3 +140,114 @@ pub fn satisfied(waits: &[Waiting], state: &State) -> bool {
             .is_some_and(|s| s.outputs.contains_key(out))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::templates::Templates;
+    use crate::plan::tests::{applied, triangle};
+    use crate::plan::Plan;
+    use rand_core::SeedableRng;
+
+    fn planned(state: &State) -> Plan {
+        let tpl = Templates::embedded().unwrap();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        crate::plan::plan(&triangle(), state, &tpl, &mut rng).unwrap()
+    }
+
+    fn only(c: Cloud) -> BTreeSet<Cloud> {
+        [c].into_iter().collect()
+    }
+
+    /// `state` with every output every planned reference names, as the other runners would
+    /// have published them.
+    fn published(p: &Plan) -> State {
+        let mut s = applied(p);
+        for r in &p.resources {
+            let mut refs = Vec::new();
+            for v in r.attributes.values() {
+                v.refs(&mut refs);
+            }
+            for x in refs {
+                if let Some(t) = s.resources.get_mut(&x.resource) {
+                    t.outputs.insert(x.output.clone(), "203.0.113.7".into());
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_gcp_runner_on_an_empty_state_waits_for_the_other_clouds_and_names_them() {
+        let p = planned(&State::empty());
+        let w = waiting(&p.resources, &p.changes, &State::empty(), &only(Cloud::Gcp));
+        assert!(!w.is_empty());
+        let gcp_changes = p.changes.iter().filter(|c| c.cloud == Cloud::Gcp).count();
+        assert!(
+            w.len() < gcp_changes,
+            "something of GCP's own can start at once"
+        );
+        let waiting_at: BTreeSet<&str> = w.iter().map(|x| x.address.as_str()).collect();
+        for x in &w {
+            assert_eq!(x.cloud, Cloud::Gcp, "{x}");
+            assert_ne!(x.owner, Cloud::Gcp, "{x}");
+            match &x.after {
+                // Held back by a dependency of its own cloud, which itself waits.
+                Some(a) => assert!(waiting_at.contains(a.as_str()), "{x}"),
+                // The missing value is another cloud's resource (or one of its outputs).
+                None => {
+                    let owner = p
+                        .resources
+                        .iter()
+                        .find(|r| {
+                            x.needs == r.address
+                                || x.needs
+                                    .strip_prefix(r.address.as_str())
+                                    .is_some_and(|o| o.starts_with('.') && !o[1..].contains('.'))
+                        })
+                        .map(|r| r.kind.cloud());
+                    assert_eq!(owner, Some(x.owner), "{x}");
+                }
+            }
+            let text = x.to_string();
+            assert!(
+                text.contains("run the") && text.contains(x.owner.as_str()),
+                "{text}"
+            );
+        }
+        assert!(!satisfied(&w, &State::empty()));
+        assert!(satisfied(&w, &published(&p)));
+    }
+
+    #[test]
+    fn nothing_waits_for_owned_clouds_published_values_or_deletions() {
+        let p = planned(&State::empty());
+        let all: BTreeSet<Cloud> = Cloud::ALL.into_iter().collect();
+        assert!(waiting(&p.resources, &p.changes, &State::empty(), &all).is_empty());
+        let s = published(&p);
+        for c in Cloud::ALL {
+            assert!(
+                waiting(&p.resources, &p.changes, &s, &only(c)).is_empty(),
+                "{c:?} still waits with every value published"
+            );
+        }
+        // A destroy plan: every change a deletion, none waits.
+        let applied_state = applied(&p);
+        let tpl = Templates::embedded().unwrap();
+        let mut empty = triangle();
+        empty.links.clear();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let gone = crate::plan::plan(&empty, &applied_state, &tpl, &mut rng).unwrap();
+        assert!(gone.changes.iter().any(|c| c.action == Action::Delete));
+        for c in Cloud::ALL {
+            assert!(
+                waiting(&gone.resources, &gone.changes, &State::empty(), &only(c))
+                    .iter()
+                    .all(|w| gone
+                        .changes
+                        .iter()
+                        .any(|ch| ch.address == w.address && ch.action != Action::Delete))
+            );
+        }
+    }
+}

@@ -377,4 +377,4 @@ fn quota_warnings(resources: &[Resource]) -> Vec<Warning> {
 #[cfg(test)]
 mod render_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
