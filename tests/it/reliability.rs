@@ -14,7 +14,8 @@
 //! test prints one summary line (`--nocapture`), the counts docs/reliability.md quotes.
 
 use super::apply::{
-    assert_tunnels_up, common_plan, peerctl, sandbox_for, scaled, secrets_in, text, topology_file,
+    assert_tunnels_up, peerctl, planned_counts as planned, sandbox_for, scaled, secrets_in,
+    spawn_apply, stat, text, topology_file,
 };
 use futures::StreamExt;
 use peerctl::sandbox::SandboxConfig;
@@ -39,13 +40,6 @@ fn first_seed() -> u64 {
 /// most of a run is waiting out scaled provisioning times.
 const PARALLEL: usize = 3;
 
-fn stat(v: &serde_json::Value, path: &[&str]) -> u64 {
-    path.iter()
-        .fold(v, |v, k| &v[k])
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {path:?} in {v}"))
-}
-
 /// The error codes of the sandbox's injected faults, in each cloud's words.
 const FAULT_CODES: [&str; 6] = [
     "InternalError",
@@ -66,18 +60,6 @@ struct Run {
     applies: u64,
     outputs: Vec<String>,
     secrets: Vec<String>,
-}
-
-fn planned(name: &str) -> (u64, usize) {
-    let topo = peerctl::topology::load(&topology_file(name)).unwrap();
-    let plan = common_plan(&topo);
-    let standby = plan
-        .links
-        .iter()
-        .flat_map(|l| &l.tunnels)
-        .filter(|t| t.standby)
-        .count();
-    (plan.resources.len() as u64, standby)
 }
 
 /// The run's end: exactly the planned resources exist (none twice, none outside the state),
@@ -184,18 +166,7 @@ async fn fault_run(name: &'static str, seed: u64) -> Run {
 
 /// `peerctl apply` killed with SIGKILL after `after`; its output so far.
 async fn killed_apply(dir: &Path, url: &str, file: &str, after: Duration) -> Output {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
-        .current_dir(dir)
-        .args(["--sandbox", url, "apply", "-f", file, "--auto-approve"])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("PEERCTL_SANDBOX")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn peerctl");
+    let mut child = spawn_apply(dir, url, file, true);
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (out, err) = (drain(stdout), drain(stderr));
     tokio::time::sleep(after).await;
