@@ -189,10 +189,12 @@ pub fn state_location(arg: Option<&str>, sandbox: Option<&str>) -> anyhow::Resul
 }
 
 /// The options a command opens its state with: the keys and etcd settings from the
-/// environment, and the clouds it writes (None: all).
+/// environment, and the clouds it writes (None: all), whose writer locks it takes when it
+/// opens the state for writing.
 pub fn state_options(command: &str, owned: Option<BTreeSet<Cloud>>) -> anyhow::Result<OpenOptions> {
     let mut o = OpenOptions::from_env(command)?;
     o.owned = owned;
+    o.lock = true;
     Ok(o)
 }
 

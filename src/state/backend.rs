@@ -52,6 +52,9 @@ pub trait Backend: Send {
             tokio::time::sleep((until - now).min(std::time::Duration::from_millis(500))).await;
         }
     }
+    /// Ends the use of the store: a shared one releases the locks this run holds. Called
+    /// once, after the last write; a local file's lock ends when the value is dropped.
+    async fn close(&mut self) {}
 }
 
 /// Who holds a state lock (recorded in the lock file).
@@ -62,6 +65,18 @@ pub struct Holder {
     /// RFC 3339 UTC.
     pub started: String,
     pub command: String,
+}
+
+impl Holder {
+    /// This process, running `command`, from now.
+    pub fn me(command: &str) -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: host_name(),
+            started: now_rfc3339(),
+            command: command.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Holder {
@@ -141,12 +156,7 @@ impl LocalFile {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
         }
-        let holder = Holder {
-            pid: std::process::id(),
-            host: host_name(),
-            started: now_rfc3339(),
-            command: command.to_string(),
-        };
+        let holder = Holder::me(command);
         let write = |f: &mut std::fs::File| -> std::io::Result<()> {
             f.set_len(0)?;
             f.rewind()?;

@@ -3,13 +3,16 @@
 //! only if the key's `mod_revision` is still the one read. Connection options mirror etcdctl's
 //! (`--cacert`, `--cert`, `--key`, `--user`, `--password`).
 
-use super::backend::{Backend, Version};
+use super::backend::{Backend, Holder, Version};
 use super::crypt::Codec;
+use super::lease_lock::LeaseLock;
 use super::{State, StateError};
+use crate::cloud::Cloud;
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, Identity, TlsOptions, Txn, TxnOp,
     TxnOpResponse, WatchOptions,
 };
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -155,6 +158,9 @@ pub struct Etcd {
     client: Client,
     location: EtcdLocation,
     codec: Codec,
+    /// The per-cloud writer locks this run holds ([`Etcd::lock`]); every write is fenced by
+    /// them.
+    lock: Option<LeaseLock>,
 }
 
 fn read_pem(what: &str, path: &PathBuf) -> Result<Vec<u8>, StateError> {
@@ -208,7 +214,30 @@ impl Etcd {
             client,
             location,
             codec,
+            lock: None,
         })
+    }
+
+    /// Takes the writer locks of `clouds` for this run ([`LeaseLock`]), waiting up to
+    /// `timeout` for another holder to finish. From then on every write is fenced by them.
+    pub async fn lock(
+        &mut self,
+        clouds: &BTreeSet<Cloud>,
+        holder: &Holder,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
+        let at = self.describe();
+        let lock = LeaseLock::acquire(
+            &self.client,
+            &at,
+            &self.location.key,
+            clouds,
+            holder,
+            timeout,
+        )
+        .await?;
+        self.lock = Some(lock);
+        Ok(())
     }
 
     /// The raw stored value (tests and diagnostics: what an etcd reader sees).
@@ -269,14 +298,20 @@ impl Backend for Etcd {
             expected: expected.0,
             found: 0,
         })?;
+        let mut when = vec![Compare::mod_revision(
+            key.clone(),
+            CompareOp::Equal,
+            expected_rev,
+        )];
+        let mut otherwise = vec![TxnOp::get(key.clone(), None)];
+        if let Some(lock) = &self.lock {
+            when.extend(lock.fence());
+            otherwise.extend(lock.reads());
+        }
         let txn = Txn::new()
-            .when([Compare::mod_revision(
-                key.clone(),
-                CompareOp::Equal,
-                expected_rev,
-            )])
-            .and_then([TxnOp::put(key.clone(), bytes, None)])
-            .or_else([TxnOp::get(key, None)]);
+            .when(when)
+            .and_then([TxnOp::put(key, bytes, None)])
+            .or_else(otherwise);
         let resp = self
             .client
             .txn(txn)
@@ -285,6 +320,11 @@ impl Backend for Etcd {
         if resp.succeeded() {
             let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
             return Ok(Version(revision(rev)));
+        }
+        if let Some(lock) = &self.lock {
+            if lock.lost_in(resp.op_responses().as_slice()) {
+                return Err(StateError::LockLost { path: at });
+            }
         }
         let found = resp
             .op_responses()
@@ -299,6 +339,12 @@ impl Backend for Etcd {
             expected: expected.0,
             found: revision(found),
         })
+    }
+
+    async fn close(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            lock.release().await;
+        }
     }
 
     async fn wait_for_change(

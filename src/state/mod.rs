@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod crypt;
 pub mod etcd;
+pub mod lease_lock;
 pub mod merge;
 pub mod open;
 pub mod shared;
@@ -44,8 +45,10 @@ pub enum StateError {
         "state file {path} has format_version {found}; this peerctl reads version {FORMAT_VERSION}"
     )]
     Version { path: String, found: u32 },
-    #[error("state {path} is locked by {holder}; wait for it to finish (the lock is released when that process ends)")]
+    #[error("state {path} is locked by {holder}; wait for it to finish, or give --lock-timeout to wait (the lock is released when that process ends)")]
     Locked { path: String, holder: String },
+    #[error("state {path}: this run lost its lock (its lease expired, or the lock was deleted) and stopped writing; nothing was overwritten; run again")]
+    LockLost { path: String },
     #[error("state {path} changed under this run (expected version {expected}, found {found}); nothing was overwritten")]
     Conflict {
         path: String,

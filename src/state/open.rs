@@ -2,7 +2,7 @@
 //! and the options of one run (the command, the state keys, etcd's TLS and credentials, the
 //! clouds the runner owns) to a [`Backend`]: what the CLI calls.
 
-use super::backend::{Backend, LocalFile};
+use super::backend::{Backend, Holder, LocalFile};
 use super::crypt::{Codec, Keys};
 use super::etcd::{Etcd, EtcdLocation, EtcdOptions};
 use super::shared::Merging;
@@ -64,6 +64,11 @@ pub struct OpenOptions {
     pub etcd: EtcdOptions,
     /// The clouds this runner writes (`apply --cloud`); None: all of them.
     pub owned: Option<BTreeSet<Cloud>>,
+    /// On etcd, take the writer locks of the owned clouds ([`super::lease_lock`]) for as long
+    /// as the backend is open (apply and destroy do; a local file is always locked).
+    pub lock: bool,
+    /// How long to wait for a lock another run holds (default: fail at once, naming it).
+    pub lock_timeout: std::time::Duration,
 }
 
 impl OpenOptions {
@@ -74,24 +79,43 @@ impl OpenOptions {
             command: command.to_string(),
             keys: Keys::from_env(var)?,
             etcd: EtcdOptions::from_env(var)?,
-            owned: None,
+            ..OpenOptions::default()
         })
     }
 }
 
 /// Opens the state for writing: a local file is locked (for as long as the backend lives);
-/// etcd is connected and wrapped in [`Merging`], so that concurrent runners merge.
+/// etcd is connected, its owned clouds' writer locks taken when `options.lock` (released by
+/// [`Backend::close`], or within the lease's TTL when the process dies), and wrapped in
+/// [`Merging`], so that runners of different clouds merge.
 pub async fn open(
     location: &Location,
     options: &OpenOptions,
 ) -> Result<Box<dyn Backend>, StateError> {
     let codec = Codec::new(options.keys.clone(), location.shared());
     match location {
-        Location::File(path) => Ok(Box::new(
-            LocalFile::open(path, &options.command)?.with_codec(codec),
-        )),
+        Location::File(path) => {
+            let until = tokio::time::Instant::now() + options.lock_timeout;
+            let file = loop {
+                match LocalFile::open(path, &options.command) {
+                    Err(StateError::Locked { .. }) if tokio::time::Instant::now() < until => {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await
+                    }
+                    other => break other?,
+                }
+            };
+            Ok(Box::new(file.with_codec(codec)))
+        }
         Location::Etcd(l) => {
-            let etcd = Etcd::connect(l.clone(), &options.etcd, codec).await?;
+            let mut etcd = Etcd::connect(l.clone(), &options.etcd, codec).await?;
+            if options.lock {
+                let clouds = options
+                    .owned
+                    .clone()
+                    .unwrap_or_else(|| Cloud::ALL.into_iter().collect());
+                etcd.lock(&clouds, &Holder::me(&options.command), options.lock_timeout)
+                    .await?;
+            }
             Ok(Box::new(Merging::new(
                 Box::new(etcd),
                 options.owned.clone(),

@@ -155,4 +155,8 @@ impl Backend for Merging {
     ) -> Result<bool, StateError> {
         self.inner.wait_for_change(seen, timeout).await
     }
+
+    async fn close(&mut self) {
+        self.inner.close().await
+    }
 }

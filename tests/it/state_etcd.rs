@@ -475,3 +475,121 @@ async fn an_unreachable_etcd_is_named_in_the_error() {
         .unwrap_err();
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }
+
+fn clouds(cs: &[Cloud]) -> BTreeSet<Cloud> {
+    cs.iter().copied().collect()
+}
+
+fn holder(command: &str) -> peerctl::state::backend::Holder {
+    peerctl::state::backend::Holder::me(command)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_locks_are_per_cloud_name_their_holder_and_a_dead_holders_lock_expires() {
+    let spec = fresh_location("lock");
+    let mut first = raw_etcd(&spec, Keys::none()).await;
+    first
+        .lock(
+            &clouds(&[Cloud::Aws, Cloud::Gcp]),
+            &holder("first runner"),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    // Another writer of GCP is refused at once, naming who holds it.
+    let mut second = raw_etcd(&spec, Keys::none()).await;
+    let e = second
+        .lock(&clouds(&[Cloud::Gcp]), &holder("second"), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StateError::Locked { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("`first runner`") && text.contains("gcp lock") && !text.contains("aws"),
+        "{text}"
+    );
+    // Azure's lock is free: per-cloud runners of other clouds go on.
+    let mut azure = raw_etcd(&spec, Keys::none()).await;
+    azure
+        .lock(&clouds(&[Cloud::Azure]), &holder("azure"), Duration::ZERO)
+        .await
+        .unwrap();
+    // A writer of all three clouds gets none of them while any is held (no partial hold).
+    let mut all = raw_etcd(&spec, Keys::none()).await;
+    let e = all
+        .lock(&clouds(&Cloud::ALL), &holder("all"), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("azure lock"), "{e}");
+    azure.close().await;
+
+    // The first holder dies (no release): its locks go when its lease runs out.
+    drop(first);
+    let t0 = std::time::Instant::now();
+    second
+        .lock(
+            &clouds(&[Cloud::Gcp]),
+            &holder("second"),
+            peerctl::state::lease_lock::TTL * 3,
+        )
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() < peerctl::state::lease_lock::TTL * 2,
+        "a dead holder's lock outlived its lease: {:?}",
+        t0.elapsed()
+    );
+    // A released lock is free at once.
+    second.close().await;
+    all.lock(&clouds(&Cloud::ALL), &holder("all"), Duration::ZERO)
+        .await
+        .unwrap();
+    all.close().await;
+}
+
+#[tokio::test]
+async fn a_holder_that_lost_its_lock_cannot_write() {
+    let spec = fresh_location("fence");
+    let mut holder_backend = raw_etcd(&spec, Keys::none()).await;
+    holder_backend
+        .lock(&clouds(&[Cloud::Aws]), &holder("paused"), Duration::ZERO)
+        .await
+        .unwrap();
+    let (mut state, v) = holder_backend.read().await.unwrap();
+    state.lineage = "fenced".into();
+    let v = holder_backend.write(&state, v).await.unwrap();
+    // Its lease is gone (it paused past the TTL; here, the lock key is deleted) and another
+    // runner took the lock and wrote.
+    let l = location(&spec);
+    let mut client = etcd_client::Client::connect([etcd_endpoint()], None)
+        .await
+        .unwrap();
+    client
+        .delete(peerctl::state::lease_lock::key_of(&l.key, Cloud::Aws), None)
+        .await
+        .unwrap();
+    let mut next = raw_etcd(&spec, Keys::none()).await;
+    next.lock(&clouds(&[Cloud::Aws]), &holder("next"), Duration::ZERO)
+        .await
+        .unwrap();
+    let (mut theirs, tv) = next.read().await.unwrap();
+    theirs
+        .resources
+        .insert("a".into(), resource(Cloud::Aws, "theirs"));
+    next.write(&theirs, tv).await.unwrap();
+    // The old holder's write is refused, even against the version it read.
+    state
+        .resources
+        .insert("a".into(), resource(Cloud::Aws, "stale"));
+    let (_, now) = holder_backend.read().await.unwrap();
+    let e = holder_backend.write(&state, now).await.unwrap_err();
+    assert!(matches!(e, StateError::LockLost { .. }), "{e}");
+    let e = holder_backend.write(&state, v).await.unwrap_err();
+    assert!(
+        matches!(e, StateError::LockLost { .. } | StateError::Conflict { .. }),
+        "{e}"
+    );
+    let (stored, _) = next.read().await.unwrap();
+    assert_eq!(stored.resources["a"].id, "theirs");
+    next.close().await;
+}
