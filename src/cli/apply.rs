@@ -69,6 +69,10 @@ pub struct ApplyArgs {
     /// other clouds' runners publish, and carry on as they appear; exit 4 if it runs out.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse, requires = "cloud")]
     pub wait: Option<std::time::Duration>,
+    /// When another run holds the state's lock (of a cloud this run writes), wait this long
+    /// for it (30s, 10m) instead of failing at once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration::parse)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// Exit code for "applied what it could; run again after the other clouds' runners".
@@ -106,7 +110,8 @@ async fn apply(
 ) -> anyhow::Result<ExitCode> {
     let cancel = cancel_on_signals();
     let owned = owned_clouds(&args.cloud);
-    let options = state_options("peerctl apply", owned.clone())?;
+    let mut options = state_options("peerctl apply", owned.clone())?;
+    options.lock_timeout = args.lock_timeout;
     let mut backend = Some(open_backend(&location, &options).await?);
     let mode = Mode::pick(args.json);
     let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
@@ -136,7 +141,15 @@ async fn apply(
             .await?;
             match code {
                 Done::Applied(state) if args.verify => {
-                    return verify_after(&loaded, &target, &state, mode, args.verify_wait).await
+                    return verify_after(
+                        &loaded,
+                        &target,
+                        &state,
+                        mode,
+                        args.verify_wait,
+                        owned.clone(),
+                    )
+                    .await
                 }
                 Done::Applied(_) => return Ok(ExitCode::SUCCESS),
                 Done::Exit(code) => return Ok(code),
@@ -165,6 +178,9 @@ async fn apply(
         }
     }
     .await;
+    if let Some(b) = backend.as_mut() {
+        b.close().await;
+    }
     target.close().await;
     result
 }
@@ -184,14 +200,28 @@ pub async fn open_backend(
         .with_context(|| format!("opening the state {}", location.describe()))
 }
 
-/// Waits until the state holds every value `waits` names, or `left` passes (false). etcd is
-/// watched; a local file (closed meanwhile, so that other runners can take its lock) is
-/// polled twice a second.
+/// Waits until the state holds every value `waits` names, or `left` passes (false).
 async fn wait_for_values(
     location: &Location,
     backend: &mut Option<Box<dyn Backend>>,
     waits: &[Waiting],
     left: std::time::Duration,
+) -> anyhow::Result<bool> {
+    wait_for_state(location, backend, "peerctl apply", left, |s| {
+        engine::satisfied(waits, s)
+    })
+    .await
+}
+
+/// Waits until `ready` holds for the stored state, or `left` passes (false). etcd is
+/// watched; a local file (closed meanwhile, so that other runners can take its lock) is
+/// polled twice a second.
+pub async fn wait_for_state(
+    location: &Location,
+    backend: &mut Option<Box<dyn Backend>>,
+    command: &str,
+    left: std::time::Duration,
+    ready: impl Fn(&State) -> bool,
 ) -> anyhow::Result<bool> {
     let until = tokio::time::Instant::now() + left;
     loop {
@@ -199,11 +229,11 @@ async fn wait_for_values(
         let (state, version) = match backend.as_mut() {
             Some(b) => b.read().await?,
             None => (
-                super::target::read_state(location, "peerctl apply").await?,
+                super::target::read_state(location, command).await?,
                 Version(0),
             ),
         };
-        if engine::satisfied(waits, &state) {
+        if ready(&state) {
             return Ok(true);
         }
         if now >= until {
@@ -458,9 +488,10 @@ async fn verify_after(
     state: &State,
     mode: Mode,
     wait: std::time::Duration,
+    seen: Option<BTreeSet<Cloud>>,
 ) -> anyhow::Result<ExitCode> {
     let plan = make_plan(loaded, state)?;
-    let clouds: BTreeSet<Cloud> = loaded.topology.networks.iter().map(|n| n.cloud).collect();
+    let clouds = super::verify::read_clouds(&loaded.topology, seen.as_ref());
     let providers = target.providers(&clouds).await?;
     if mode != Mode::Json {
         let scaled = wait.mul_f64(target.time_scale.max(0.0));
@@ -478,7 +509,10 @@ async fn verify_after(
             plan: &plan,
             state,
             topology: &loaded.topology,
-            options: Default::default(),
+            options: peerctl::verify::Options {
+                seen,
+                ..Default::default()
+            },
             quiet: mode == Mode::Json,
         },
         Some(wait),
@@ -639,19 +673,4 @@ pub fn summarise(what: &str, r: &Report, mode: Mode, store: &Store<'_>, next: &s
     } else {
         ExitCode::from(1)
     }
-}
-
-/// Opens the state backend for `command` (writing `owned` clouds' resources) and reads it.
-pub async fn open_state(
-    location: &Location,
-    command: &str,
-    owned: Option<BTreeSet<Cloud>>,
-) -> anyhow::Result<(Box<dyn Backend>, State, Version)> {
-    let options = state_options(command, owned)?;
-    let mut backend = open_backend(location, &options).await?;
-    let (state, version) = backend
-        .read()
-        .await
-        .with_context(|| format!("reading the state {}", location.describe()))?;
-    Ok((backend, state, version))
 }

@@ -67,7 +67,17 @@ fn judged(
     sandbox: Option<&str>,
     strict: bool,
 ) -> anyhow::Result<(render::Health, ExitCode)> {
-    let found = super::verify::verified(loaded, state, sandbox, Options { strict }, None, true)?;
+    let found = super::verify::verified(
+        loaded,
+        state,
+        sandbox,
+        Options {
+            strict,
+            ..Default::default()
+        },
+        None,
+        true,
+    )?;
     found.print_errors();
     let code = if found.errors.is_empty() {
         ExitCode::SUCCESS

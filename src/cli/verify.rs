@@ -1,4 +1,5 @@
-//! `peerctl verify`: reads every cloud of the topology (read-only, each cloud concurrently),
+//! `peerctl verify`: reads every cloud of the topology (read-only, each cloud concurrently;
+//! with `--cloud`, only those),
 //! judges every link per direction and check, prints the table / JSON / JUnit and exits 0 (all
 //! pass), 1 (could not read), or 3 (verification failed, also when `--wait` ran out).
 
@@ -43,6 +44,11 @@ pub struct VerifyArgs {
     /// Also write a JUnit XML report (one test case per link × check) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Verify what this cloud can see, reading no other cloud (repeatable: a per-cloud
+    /// runner's credentials). Only links touching it are judged; a side another cloud's runner
+    /// has not built yet fails, naming that runner.
+    #[arg(long = "cloud", value_name = "CLOUD", value_parser = super::apply::parse_cloud)]
+    pub cloud: Vec<Cloud>,
 }
 
 pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -52,6 +58,7 @@ pub fn run(args: VerifyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> 
     };
     let options = Options {
         strict: args.strict,
+        seen: super::apply::owned_clouds(&args.cloud),
     };
     let found = verified(
         &loaded,
@@ -83,8 +90,7 @@ pub fn verified(
     rt.block_on(async {
         let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;
         let result = async {
-            let clouds: BTreeSet<Cloud> =
-                loaded.topology.networks.iter().map(|n| n.cloud).collect();
+            let clouds = read_clouds(&loaded.topology, options.seen.as_ref());
             let providers = target.providers(&clouds).await?;
             let c = Checking {
                 providers: &providers,
@@ -101,6 +107,16 @@ pub fn verified(
         target.close().await;
         result
     })
+}
+
+/// The clouds a verify reads: the topology's, only those of `seen` when given.
+pub fn read_clouds(topology: &Topology, seen: Option<&BTreeSet<Cloud>>) -> BTreeSet<Cloud> {
+    topology
+        .networks
+        .iter()
+        .map(|n| n.cloud)
+        .filter(|c| seen.is_none_or(|s| s.contains(c)))
+        .collect()
 }
 
 /// What one verify needs: the providers to read with, and the plan and state to judge by.

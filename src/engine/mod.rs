@@ -6,10 +6,11 @@
 //!
 //! `walk` is the scheduler, `run` the apply / destroy / discovery drivers over it, `resolve`
 //! turns planned attributes into a provider's view, `expect` holds the usual durations shown
-//! in progress, `waiting` finds what a per-cloud runner must leave for later, `observe` reads every cloud at once and `refresh` turns that reading into
+//! in progress, `waiting` finds what a per-cloud runner must leave for later (`holding`: what a per-cloud destroy must keep), `observe` reads every cloud at once and `refresh` turns that reading into
 //! the state the planner diffs against.
 
 pub mod expect;
+pub mod holding;
 pub mod observe;
 pub mod refresh;
 pub mod resolve;

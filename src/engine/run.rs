@@ -460,10 +460,12 @@ fn merge_allocations(into: &mut Allocations, from: &Allocations) {
     }
 }
 
-/// Deletes every resource in the state, dependents first; the state keeps what could not be
+/// Deletes the recorded resources at `addresses` (all of them, or what a per-cloud runner
+/// may delete now: [`super::holding`]), dependents first; the state keeps what could not be
 /// deleted.
 pub async fn destroy(
     topology: &str,
+    addresses: &[String],
     providers: &Providers,
     store: &mut Store<'_>,
     events: Arc<dyn Events>,
@@ -471,11 +473,10 @@ pub async fn destroy(
 ) -> Result<Report, EngineError> {
     let t0 = Instant::now();
     let mut report = Report::default();
-    let all: Vec<String> = store.state.resources.keys().cloned().collect();
-    if all.is_empty() {
+    if addresses.is_empty() {
         return Ok(report);
     }
-    let (nodes, deps) = deletions(&all, &store.state);
+    let (nodes, deps) = deletions(addresses, &store.state);
     let end = {
         let mut runner = Runner {
             topology,
@@ -491,7 +492,9 @@ pub async fn destroy(
     };
     report.cancelled |= end.cancelled;
     report.not_run += count_not_run(&end);
-    if end.complete() {
+    // The shared numbers and keys go with the last resource (a per-cloud destroy leaves
+    // them for the runners still to come).
+    if end.complete() && store.state.resources.is_empty() {
         store.state.secrets.clear();
         store.state.allocations = Allocations::default();
         store.save().await?;

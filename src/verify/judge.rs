@@ -15,11 +15,22 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How strictly to judge.
-#[derive(Debug, Clone, Copy, Default)]
+/// How strictly to judge, and from where.
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// A degraded link (3 of 4 tunnels, a BGP session down beside working ones) fails.
     pub strict: bool,
+    /// The clouds that were read (`verify --cloud`); None: all of them. Only links touching
+    /// one of them are judged, each from the sides that were read; a planned resource of an
+    /// unread cloud that the state does not record fails as "not built yet" and names that
+    /// cloud's runner.
+    pub seen: Option<BTreeSet<Cloud>>,
+}
+
+impl Options {
+    fn sees(&self, c: Cloud) -> bool {
+        self.seen.as_ref().is_none_or(|s| s.contains(&c))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -143,6 +154,10 @@ pub struct LinkReport {
     pub clouds: [Cloud; 2],
     pub strategy: Strategy,
     pub results: Vec<CheckResult>,
+    /// The clouds of this link that were not read (`verify --cloud`): their side is judged
+    /// only by what the state records and what the read side sees of it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<Cloud>,
 }
 
 impl LinkReport {
@@ -211,6 +226,7 @@ pub fn judge(
     let links = plan
         .links
         .iter()
+        .filter(|l| l.clouds.iter().any(|c| opts.sees(*c)))
         .map(|l| {
             let ctx = LinkCtx {
                 link: l,
@@ -265,12 +281,20 @@ impl LinkCtx<'_> {
         for w in [&w1, &w2] {
             results.push(self.firewall(w));
         }
+        let mut unread: Vec<Cloud> = l
+            .clouds
+            .iter()
+            .copied()
+            .filter(|c| !self.opts.sees(*c))
+            .collect();
+        unread.dedup();
         LinkReport {
             id: l.id.clone(),
             between: l.between.clone(),
             clouds: l.clouds,
             strategy: l.strategy,
             results,
+            unread,
         }
     }
 
@@ -325,12 +349,16 @@ impl LinkCtx<'_> {
         let addresses = self.addresses();
         for a in &addresses {
             let Some(rec) = self.state.resources.get(*a) else {
-                causes.push(
-                    Cause::fail(format!(
-                        "{a} is planned but not applied (run peerctl apply)"
-                    ))
-                    .at(a),
-                );
+                let cloud = self.plan_kind(a).map(Kind::cloud);
+                let message = match cloud.filter(|c| !self.opts.sees(*c)) {
+                    Some(c) => format!(
+                        "{a} not built yet: {}'s side (run the {} runner)",
+                        c.as_str(),
+                        c.as_str()
+                    ),
+                    None => format!("{a} is planned but not applied (run peerctl apply)"),
+                };
+                causes.push(Cause::fail(message).at(a));
                 continue;
             };
             let Some(obs) = self.snap.resource(a) else {

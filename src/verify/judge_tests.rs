@@ -367,7 +367,16 @@ fn healthy(topo: &Topology, plan: &Plan) -> Snapshot {
 }
 
 fn run(w: &World, strict: bool) -> Report {
-    judge(&w.plan, &w.state, &w.topo, &w.snap, &Options { strict })
+    judge(
+        &w.plan,
+        &w.state,
+        &w.topo,
+        &w.snap,
+        &Options {
+            strict,
+            ..Default::default()
+        },
+    )
 }
 
 fn result<'r>(r: &'r Report, link: &str, check: Check, from: Option<&str>) -> &'r CheckResult {
@@ -644,4 +653,62 @@ fn renderers_name_link_direction_and_cause_and_junit_has_a_case_per_link_and_che
     let x = crate::verify::render::junit(&r).unwrap();
     assert_eq!(x.matches("<testcase ").count(), 3 * 4);
     assert_eq!(x.matches("<failure").count(), 1);
+}
+
+/// `verify --cloud aws`: only AWS was read, GCP's runner has not built its side yet.
+#[test]
+fn one_clouds_view_judges_its_links_and_names_the_side_not_built_yet() {
+    let mut w = world();
+    w.snap.clouds.retain(|c, _| *c == Cloud::Aws);
+    let gcp: Vec<String> = w
+        .state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.cloud == Cloud::Gcp)
+        .map(|(a, _)| a.clone())
+        .collect();
+    for a in &gcp {
+        w.state.resources.remove(a);
+    }
+    let opts = Options {
+        seen: Some([Cloud::Aws].into_iter().collect()),
+        ..Default::default()
+    };
+    let r = judge(&w.plan, &w.state, &w.topo, &w.snap, &opts);
+    // gcp–azure is not AWS's to judge; both links AWS takes part in are.
+    assert_eq!(
+        r.links.len(),
+        2,
+        "{:?}",
+        r.links.iter().map(|l| &l.id).collect::<Vec<_>>()
+    );
+    assert!(r.links.iter().all(|l| l.clouds.contains(&Cloud::Aws)));
+    let to_gcp = r
+        .links
+        .iter()
+        .find(|l| l.clouds.contains(&Cloud::Gcp))
+        .unwrap();
+    assert_eq!(to_gcp.unread, vec![Cloud::Gcp]);
+    let presence = result(&r, &to_gcp.id, Check::Presence, None);
+    assert_eq!(presence.verdict, Verdict::Fail);
+    let text = causes(presence);
+    assert!(
+        text.contains("not built yet: gcp's side (run the gcp runner)"),
+        "{text}"
+    );
+    assert!(!r.passed());
+    // The AWS–Azure link, both sides built and AWS's side read, passes from AWS's view.
+    let to_azure = r
+        .links
+        .iter()
+        .find(|l| l.clouds.contains(&Cloud::Azure))
+        .unwrap();
+    assert_eq!(to_azure.verdict(), Verdict::Pass, "{:#?}", to_azure.results);
+    assert!(crate::verify::render::human(&r).contains("azure side not read"));
+    assert_eq!(
+        crate::verify::render::json(&r, &[], 1)["links"][0]["unread"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }

@@ -112,7 +112,15 @@ pub fn human(report: &Report) -> String {
             .find(|r| r.check == Check::Tunnels)
             .map(|r| r.summary.as_str())
             .unwrap_or("");
-        out.push_str(&format!("{}: {} ({tunnels})\n", l.id, l.strategy));
+        out.push_str(&format!("{}: {} ({tunnels})", l.id, l.strategy));
+        if !l.unread.is_empty() {
+            let names: Vec<&str> = l.unread.iter().map(|c| c.as_str()).collect();
+            out.push_str(&format!(
+                "; {} side not read (verified from this cloud's view)",
+                names.join(" and ")
+            ));
+        }
+        out.push('\n');
     }
     let (pass, warn, fail) = counts(report);
     out.push_str(&format!(
@@ -179,8 +187,12 @@ pub fn json(report: &Report, errors: &[(Cloud, ReadError)], attempts: usize) -> 
                 .iter()
                 .map(|w| json!({"from": w.from, "to": w.to, "verdict": l.verdict_of(w)}))
                 .collect();
-            json!({"id": l.id, "between": l.between, "clouds": l.clouds,
-                   "strategy": l.strategy, "verdict": l.verdict(), "directions": ways})
+            let mut j = json!({"id": l.id, "between": l.between, "clouds": l.clouds,
+                   "strategy": l.strategy, "verdict": l.verdict(), "directions": ways});
+            if !l.unread.is_empty() {
+                j["unread"] = json!(l.unread);
+            }
+            j
         })
         .collect();
     let errors: Vec<J> = errors
