@@ -16,6 +16,7 @@ pub mod faults;
 pub mod gcp;
 pub mod http;
 pub mod latency;
+pub mod line_guard;
 pub mod net;
 pub mod persist;
 pub mod seed;

@@ -2,6 +2,7 @@
 
 use crate::sandbox::core::{Sandbox, SandboxError};
 use crate::sandbox::http::Request;
+use crate::sandbox::line_guard::LineGuard;
 use crate::sandbox::transport::{self, Failure};
 use axum::body::Body;
 use axum::extract::State;
@@ -39,6 +40,23 @@ impl RunningSandbox {
     }
 }
 
+/// The loopback listener, every connection behind a [`LineGuard`].
+struct Guarded(tokio::net::TcpListener);
+
+impl axum::serve::Listener for Guarded {
+    type Io = LineGuard<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        (LineGuard::new(stream), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     sandbox: Arc<Sandbox>,
@@ -69,7 +87,7 @@ pub async fn serve(
     let app = axum::Router::new().fallback(any).with_state(state);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
+        let result = axum::serve(Guarded(listener), app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
             })
@@ -93,15 +111,7 @@ async fn any(State(state): State<AppState>, request: axum::extract::Request) -> 
         Err(failure) => transport::answer(&path, &failure),
         Ok(req) => {
             let sandbox = state.sandbox.clone();
-            // Handlers are quick and synchronous; keep them off the async workers all the same.
-            // A handler that panics is answered 500 in its cloud's format; the world lock it
-            // held is recovered by the next request (`Sandbox::lock`).
-            tokio::task::spawn_blocking(move || sandbox.handle(&req))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(%path, "sandbox handler panicked: {e}");
-                    transport::answer(&path, &Failure::Internal)
-                })
+            isolated(&path, move || sandbox.handle(&req)).await
         }
     };
     let mut out = Response::builder()
@@ -111,6 +121,22 @@ async fn any(State(state): State<AppState>, request: axum::extract::Request) -> 
     }
     out.body(Body::from(resp.body))
         .unwrap_or_else(|_| Response::new(Body::from("bad response")))
+}
+
+/// Runs a handler for `path`. Handlers are quick and synchronous; they run off the async
+/// workers all the same, and one that panics is answered 500 in its cloud's format (the world
+/// lock it held is recovered by the next request: `Sandbox::lock`), so no request can take
+/// the server down with it.
+async fn isolated(
+    path: &str,
+    handler: impl FnOnce() -> crate::sandbox::http::Response + Send + 'static,
+) -> crate::sandbox::http::Response {
+    tokio::task::spawn_blocking(handler)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(%path, "sandbox handler panicked: {e}");
+            transport::answer(path, &Failure::Internal)
+        })
 }
 
 /// Reads one request whole, within the sandbox's limits: the request target at most
@@ -169,4 +195,25 @@ async fn read(
         body: bytes,
         base_url: base_url.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_a_500_in_its_clouds_format_and_the_next_one_runs() {
+        let path = "/subscriptions/s/resourceGroups/g";
+        let r = isolated(path, || panic!("a handler bug")).await;
+        assert_eq!(r.status, 500);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"]["code"], "InternalServerError");
+        let r = isolated("/", || panic!("another")).await;
+        assert!(String::from_utf8_lossy(&r.body).contains("<Code>InternalError</Code>"));
+        let ok = isolated(path, || {
+            crate::sandbox::http::Response::new(200, "application/json", "{}")
+        })
+        .await;
+        assert_eq!(ok.status, 200);
+    }
 }

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// The longest request target (path and query) the sandbox reads. Longer ones are answered
-/// 414 before any parsing. (Request lines past 64 KiB are refused by the HTTP parser itself
-/// with an empty 414 before the sandbox sees them; see docs/reliability.md.)
+/// 414 before any parsing (by `server.rs`, or by [`super::line_guard`] before the HTTP parser
+/// when the whole request line is longer than it would take).
 pub const MAX_URI_BYTES: usize = 16 * 1024;
 
 /// What went wrong before (or around) an operation.

@@ -269,6 +269,46 @@ async fn a_url_over_the_limit_is_a_414_in_the_format_of_the_cloud_of_its_path() 
     sb.stop().await;
 }
 
+/// Past 64 KiB the HTTP parser would refuse the line itself with an empty 414: the line guard
+/// answers first, in the cloud's format, and the server goes on serving.
+#[tokio::test]
+async fn a_request_line_past_the_http_parsers_own_limit_is_a_414_in_the_clouds_format_too() {
+    let sb = common::start(common::triangle()).await;
+    let addr = sb.addr;
+    for size in [100 * 1024, 1024 * 1024] {
+        for (path, code) in [
+            (GCP, serde_json::json!(414)),
+            (ARM, serde_json::json!("RequestUriTooLong")),
+            ("/", serde_json::json!("RequestURITooLong")),
+        ] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let req = format!(
+                "GET {path}{sep}x={} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+                "a".repeat(size)
+            );
+            let answer = tokio::task::spawn_blocking(move || raw(addr, req.as_bytes(), false))
+                .await
+                .unwrap();
+            assert!(
+                answer.starts_with("HTTP/1.1 414 "),
+                "{size} {path}: {answer}"
+            );
+            let body = answer.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+            let found = match serde_json::from_str::<Value>(body) {
+                Ok(v) => v["error"]["code"].clone(),
+                Err(_) => body
+                    .split_once("<Code>")
+                    .and_then(|(_, r)| r.split_once("</Code>"))
+                    .map(|(c, _)| serde_json::json!(c))
+                    .unwrap_or_default(),
+            };
+            assert_eq!(found, code, "{size} {path}: {answer}");
+        }
+    }
+    still_serves(&sb.url()).await;
+    sb.stop().await;
+}
+
 /// Sends raw bytes on one connection and reads the answer until the server closes it or a
 /// complete response with `Content-Length` arrived.
 fn raw(addr: std::net::SocketAddr, bytes: &[u8], shutdown: bool) -> String {
