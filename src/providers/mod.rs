@@ -21,6 +21,7 @@ pub mod attrs;
 pub mod aws;
 pub mod azure;
 pub mod gcp;
+pub mod poll;
 pub mod retry;
 
 pub use attrs::{Attr, Attrs};

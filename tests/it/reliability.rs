@@ -132,8 +132,8 @@ async fn fault_run(name: &'static str, seed: u64) -> Run {
         let ok = out.status.success();
         if !ok {
             // A run the faults stopped must name the resource and why: the cloud's error, or
-            // the wait that ran out (docs/reliability.md: one such timeout seen, not yet
-            // explained).
+            // the wait that ran out (docs/reliability.md: one such timeout seen; its likely
+            // mechanism, a late answer judged against the deadline, is fixed).
             let t = text(&out);
             assert!(
                 t.contains("error: create ")

@@ -228,35 +228,20 @@ impl AwsProvider {
     }
 
     /// Polls `probe` every `interval` (real, scaled) until it gives a value, for at most
-    /// `timeout` (real, scaled). `probe` returns `Err(state)` while not there yet.
+    /// `timeout` (real, scaled). `probe` returns `Err(state)` while not there yet
+    /// ([`super::poll::until`]: a late answer to a probe begun in time gets another look).
     async fn wait_for<T, F, Fut>(
         &self,
         what: &str,
         interval: Duration,
         timeout: Duration,
-        mut probe: F,
+        probe: F,
     ) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Result<T, String>, ProviderError>>,
     {
-        let limit = self.cfg.scaled(timeout);
-        let start = Instant::now();
-        loop {
-            match probe().await? {
-                Ok(v) => return Ok(v),
-                Err(state) => {
-                    if start.elapsed() >= limit {
-                        return Err(ProviderError::Timeout {
-                            what: format!("{what} (still {state})"),
-                            after: limit,
-                        });
-                    }
-                    tracing::debug!(%what, %state, "waiting");
-                    self.cfg.poll_sleep(interval).await;
-                }
-            }
-        }
+        super::poll::until(&self.cfg, what, interval, timeout, probe).await
     }
 }
 

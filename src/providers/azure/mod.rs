@@ -487,6 +487,8 @@ impl AzureProvider {
         };
         if let Some(url) = op_url.and_then(|u| self.own_url(u)) {
             loop {
+                // Only a look begun after the deadline ends the wait (crate::providers::poll).
+                let asked = tokio::time::Instant::now();
                 match self.operation(&url).await? {
                     // Gone (expired, or never kept): the resource's state decides below.
                     None => break,
@@ -508,13 +510,14 @@ impl AzureProvider {
                     }
                     Some(Operation::Running) => {}
                 }
-                if tokio::time::Instant::now() >= deadline {
+                if asked >= deadline {
                     return Err(timed_out());
                 }
                 self.cfg.poll_sleep(interval).await;
             }
         }
         loop {
+            let asked = tokio::time::Instant::now();
             match get().await? {
                 None => {
                     return Err(ProviderError::Failed {
@@ -531,7 +534,7 @@ impl AzureProvider {
                 }
                 Some(_) => {}
             }
-            if tokio::time::Instant::now() >= deadline {
+            if asked >= deadline {
                 return Err(timed_out());
             }
             self.cfg.poll_sleep(interval).await;
@@ -552,6 +555,7 @@ impl AzureProvider {
         let (interval, timeout) = self.pacing(gateway);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            let asked = tokio::time::Instant::now();
             match get().await? {
                 None => return Ok(()),
                 Some((Some(ProvisioningState::Failed), _)) => {
@@ -562,7 +566,7 @@ impl AzureProvider {
                 }
                 Some(_) => {}
             }
-            if tokio::time::Instant::now() >= deadline {
+            if asked >= deadline {
                 return Err(ProviderError::Timeout {
                     what: format!("deleting {what}"),
                     after: timeout,

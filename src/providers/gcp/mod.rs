@@ -264,7 +264,8 @@ impl GcpProvider {
 
     /// Waits for an Operation with `wait` of its scope (which on GCP blocks up to about two
     /// minutes and may still answer RUNNING), sleeping `interval` (scaled) between calls, up
-    /// to the GCP operation timeout; an Operation that ends with an error is `Failed`.
+    /// to the GCP operation timeout (ended only by a call begun after it that still answers
+    /// RUNNING); an Operation that ends with an error is `Failed`.
     async fn wait(
         &self,
         op: Operation,
@@ -273,62 +274,63 @@ impl GcpProvider {
         interval: Duration,
     ) -> Result<(), ProviderError> {
         let after = self.cfg.scaled(self.cfg.timeouts.gcp_operation);
-        let run = async {
-            let mut op = op;
-            let mut first = true;
-            loop {
-                if op.status == Some(operation::Status::Done) {
-                    return match operation_error(&op) {
-                        Some(message) => Err(ProviderError::Failed {
-                            what: what.to_string(),
-                            message,
-                        }),
-                        None => Ok(()),
-                    };
-                }
-                let name = op.name.clone().ok_or_else(|| {
-                    ProviderError::cloud("INVALID_OPERATION", "an Operation without a name")
-                })?;
-                if !first {
-                    self.cfg.poll_sleep(interval).await;
-                }
-                first = false;
-                let waited = match scope {
-                    Scope::Region { project, region } => {
-                        let o = &self.c.region_operations;
-                        retry(&self.cfg, what, || async {
-                            o.wait()
-                                .set_project(project)
-                                .set_region(region)
-                                .set_operation(&name)
-                                .send()
-                                .await
-                                .map_err(|e| self.error(e))
-                        })
-                        .await
-                    }
-                    Scope::Global { project } => {
-                        let o = &self.c.global_operations;
-                        retry(&self.cfg, what, || async {
-                            o.wait()
-                                .set_project(project)
-                                .set_operation(&name)
-                                .send()
-                                .await
-                                .map_err(|e| self.error(e))
-                        })
-                        .await
-                    }
+        // Only a wait call begun after the deadline ends the wait (crate::providers::poll);
+        // each call is bounded by the client's attempt timeout.
+        let deadline = tokio::time::Instant::now() + after;
+        let mut asked: Option<tokio::time::Instant> = None;
+        let mut op = op;
+        loop {
+            if op.status == Some(operation::Status::Done) {
+                return match operation_error(&op) {
+                    Some(message) => Err(ProviderError::Failed {
+                        what: what.to_string(),
+                        message,
+                    }),
+                    None => Ok(()),
                 };
-                op = waited?;
             }
-        };
-        tokio::time::timeout(after, run)
-            .await
-            .map_err(|_| ProviderError::Timeout {
-                what: what.to_string(),
-                after,
-            })?
+            if asked.is_some_and(|a| a >= deadline) {
+                return Err(ProviderError::Timeout {
+                    what: what.to_string(),
+                    after,
+                });
+            }
+            let name = op.name.clone().ok_or_else(|| {
+                ProviderError::cloud("INVALID_OPERATION", "an Operation without a name")
+            })?;
+            if asked.is_some() {
+                self.cfg.poll_sleep(interval).await;
+            }
+            asked = Some(tokio::time::Instant::now());
+            let waited = match scope {
+                Scope::Region { project, region } => {
+                    let o = &self.c.region_operations;
+                    retry(&self.cfg, what, || async {
+                        o.wait()
+                            .set_project(project)
+                            .set_region(region)
+                            .set_operation(&name)
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))
+                    })
+                    .await
+                }
+                Scope::Global { project } => {
+                    let o = &self.c.global_operations;
+                    retry(&self.cfg, what, || async {
+                        o.wait()
+                            .set_project(project)
+                            .set_operation(&name)
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))
+                    })
+                    .await
+                }
+            };
+            op = waited?;
+        }
     }
 }
 
