@@ -120,7 +120,7 @@ async fn apply(
         loop {
             let b = match backend.as_mut() {
                 Some(b) => b,
-                None => backend.insert(open_backend(&location, &options).await?),
+                None => backend.insert(reopen_backend(&location, &options, until).await?),
             };
             let (state, version) = b
                 .read()
@@ -198,6 +198,21 @@ pub async fn open_backend(
     open::open(location, options)
         .await
         .with_context(|| format!("opening the state {}", location.describe()))
+}
+
+/// Opens the state again after a wait on a local file (closed meanwhile): another runner may
+/// hold its lock for a moment, so its lock is waited for as long as the `--wait` has left.
+pub async fn reopen_backend(
+    location: &Location,
+    options: &peerctl::state::open::OpenOptions,
+    until: Option<tokio::time::Instant>,
+) -> anyhow::Result<Box<dyn Backend>> {
+    let mut o = options.clone();
+    let left = until
+        .map(|u| u.saturating_duration_since(tokio::time::Instant::now()))
+        .unwrap_or_default();
+    o.lock_timeout = o.lock_timeout.max(left);
+    open_backend(location, &o).await
 }
 
 /// Waits until the state holds every value `waits` names, or `left` passes (false).

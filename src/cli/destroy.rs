@@ -6,8 +6,8 @@
 //! any are kept.
 
 use super::apply::{
-    cancel_on_signals, confirm, open_backend, owned_clouds, parse_cloud, summarise, wait_for_state,
-    EXIT_WAITING,
+    cancel_on_signals, confirm, open_backend, owned_clouds, parse_cloud, reopen_backend, summarise,
+    wait_for_state, EXIT_WAITING,
 };
 use super::plan::{load_topology, make_plan, Loaded};
 use super::progress::{json_line, Mode, Progress};
@@ -114,7 +114,7 @@ async fn destroy(
         loop {
             let b = match backend.as_mut() {
                 Some(b) => b,
-                None => backend.insert(open_backend(&location, &options).await?),
+                None => backend.insert(reopen_backend(&location, &options, until).await?),
             };
             let (state, version) = b
                 .read()

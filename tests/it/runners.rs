@@ -408,3 +408,54 @@ async fn three_runners_started_together_with_wait_converge_and_verify_passes() {
     );
     assert_eq!(sb.sandbox.stats_json()["mutating"], before["mutating"]);
 }
+
+/// The same three runners on one local state file: a file is locked for a whole run, so each
+/// runner waits for the lock (`--lock-timeout`), and one that waits for values closes the file
+/// meanwhile and takes the lock again when it carries on.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runners_on_one_local_state_file_take_turns_and_converge() {
+    let sb = sandbox_for("triangle", scaled()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = topology_file("triangle");
+    let file = file.to_str().unwrap().to_string();
+    let state = dir.path().join("state.json").to_str().unwrap().to_string();
+    let url = sb.url();
+    let runs = ["aws", "gcp", "azure"].map(|cloud| {
+        let (dir, url, state, file) = (
+            dir.path().to_path_buf(),
+            url.clone(),
+            state.clone(),
+            file.clone(),
+        );
+        tokio::spawn(async move {
+            let out = peerctl(
+                &dir,
+                &url,
+                &state,
+                &[
+                    "apply",
+                    "-f",
+                    &file,
+                    "--auto-approve",
+                    "--cloud",
+                    cloud,
+                    "--wait",
+                    "5m",
+                    "--lock-timeout",
+                    "5m",
+                ],
+            )
+            .await;
+            (cloud, out)
+        })
+    });
+    for r in runs {
+        let (cloud, out) = r.await.unwrap();
+        assert!(out.status.success(), "{cloud}: {}", text(&out));
+    }
+    let stats = sb.sandbox.stats_json();
+    assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
+    sb.sandbox.advance_clock(60 * 60 * 1000);
+    let out = peerctl(dir.path(), &url, &state, &["verify", "-f", &file]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
