@@ -4,7 +4,9 @@
 //! size, wall time (median of 5), peak RSS and the diagnostics printed (capped at 100 plus a
 //! count line unless `--all`).
 //!
-//! `cargo bench --bench hostile` (the `bench` profile; figures in docs/performance.md).
+//! `cargo bench --bench hostile` (the `bench` profile; figures in docs/performance.md), or
+//! `PEERCTL_BENCH_BIN=target/release/peerctl cargo test --bench hostile` to measure a release
+//! build from a quick build of this harness (only the child processes are timed).
 
 #[path = "support/process.rs"]
 mod process;

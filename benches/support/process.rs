@@ -6,6 +6,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The binary to run: this build's, or `PEERCTL_BENCH_BIN` (another build on the same inputs,
+/// e.g. a release build measured from a quick debug build of the bench).
+pub fn binary() -> std::ffi::OsString {
+    std::env::var_os("PEERCTL_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_peerctl").into())
+}
+
 /// What one process cost.
 pub struct Cost {
     pub wall: Duration,
@@ -19,7 +25,7 @@ pub struct Cost {
 #[allow(clippy::zombie_processes)]
 pub fn run(dir: &Path, args: &[&str], code: i32) -> Cost {
     let t0 = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+    let mut child = std::process::Command::new(binary())
         .current_dir(dir)
         .args(args)
         .stdin(std::process::Stdio::null())
