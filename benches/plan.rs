@@ -8,6 +8,9 @@
 //! timed from spawn to exit with the child's own peak RSS (`wait4`'s `ru_maxrss`): the figure a
 //! pipeline sees.
 //! Run: `cargo bench --bench plan`. Target: 1,000 networks in <= 200 ms, <= 150 MB peak RSS.
+//! `-- --processes` runs the third table alone (`PEERCTL_BENCH_BIN=PATH` runs another peerctl
+//! build on the same files, `PEERCTL_BENCH_RUNS=N` takes medians of N); `-- --write DIR` only
+//! writes the generated files (to profile one process by hand).
 
 use peerctl::cloud::Cloud;
 use peerctl::plan::templates::Templates;
@@ -235,13 +238,19 @@ fn child_replan(shape: &str, n: usize) {
     );
 }
 
+/// The binary the process table runs: this build's, or `PEERCTL_BENCH_BIN` (another build
+/// of peerctl, e.g. a copy of an earlier one, to compare before and after on the same files).
+fn peerctl_bin() -> std::ffi::OsString {
+    std::env::var_os("PEERCTL_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_peerctl").into())
+}
+
 /// One whole peerctl process: wall time from spawn to exit, its peak RSS in KB, and the bytes
 /// it printed (read from a pipe, as a pipeline would). The child is reaped by `wait4` (which
 /// also gives its rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
 fn process(dir: &Path, args: &[&str]) -> (Duration, u64, usize) {
     let t0 = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peerctl"))
+    let mut child = std::process::Command::new(peerctl_bin())
         .current_dir(dir)
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -269,10 +278,19 @@ fn process(dir: &Path, args: &[&str]) -> (Duration, u64, usize) {
     (wall, usage.ru_maxrss as u64, printed)
 }
 
-/// Whole `plan --json` and `validate` processes per case: medians of 7 runs.
+/// Whole `plan --json` and `validate` processes per case: medians of 7 runs
+/// (`PEERCTL_BENCH_RUNS` to take more on a busy machine).
 fn processes() {
+    let runs: usize = std::env::var("PEERCTL_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(7);
     println!();
-    println!("whole processes (median of 7 runs; peak RSS of the child)");
+    println!(
+        "whole processes of {} (median of {runs} runs; peak RSS of the child)",
+        peerctl_bin().to_string_lossy()
+    );
     println!(
         "{:<10} {:>8} {:>15} {:>17} {:>11} {:>14} {:>18}",
         "shape",
@@ -294,7 +312,7 @@ fn processes() {
                 let mut t = Vec::new();
                 let mut rss = Vec::new();
                 let mut bytes = 0;
-                for _ in 0..7 {
+                for _ in 0..runs {
                     let (wall, kb, printed) = process(dir.path(), args);
                     t.push(wall);
                     rss.push(kb);
@@ -322,6 +340,18 @@ fn processes() {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write") {
+        // The generated files, for profiling one whole process by hand.
+        let dir = Path::new(&args[i + 1]);
+        for shape in SHAPES {
+            for n in SIZES {
+                let file = dir.join(format!("{shape}-{n}.yaml"));
+                std::fs::write(&file, generate(shape, n).0).expect("write topology");
+                println!("{}", file.display());
+            }
+        }
+        return;
+    }
     if args.iter().any(|a| a == "--processes") {
         processes();
         return;

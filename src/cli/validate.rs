@@ -21,21 +21,25 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    if let Err(e) = super::plan::make_plan(&loaded, &State::empty()) {
-        // Positional errors already start with `file:line:col:`.
-        let msg = format!("{e:#}");
-        if msg.starts_with(&loaded.path) {
-            eprintln!("{msg}");
-        } else {
-            eprintln!("{}: {msg}", loaded.path);
+    let plan = match super::plan::make_plan(&loaded, &State::empty()) {
+        Ok(p) => p,
+        Err(e) => {
+            // Positional errors already start with `file:line:col:`.
+            let msg = format!("{e:#}");
+            if msg.starts_with(&loaded.path) {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("{}: {msg}", loaded.path);
+            }
+            return Ok(ExitCode::from(1));
         }
-        return Ok(ExitCode::from(1));
-    }
+    };
     println!(
         "{}: valid ({} networks, {} links)",
         args.file.display(),
         loaded.topology.networks.len(),
         loaded.topology.links.len()
     );
+    super::plan::exit_without_freeing((plan, loaded));
     Ok(ExitCode::SUCCESS)
 }

@@ -375,6 +375,8 @@ fn quota_warnings(resources: &[Resource]) -> Vec<Warning> {
 }
 
 #[cfg(test)]
+mod json_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -1,16 +1,18 @@
 //! Renderings of a plan and of a topology: the human plan (grouped by link, then cloud), the
 //! JSON plan document (allocations visible, secrets never), and the topology as a Mermaid or
-//! Graphviz picture. Pure functions returning strings; the CLI prints them.
+//! Graphviz picture. Pure functions returning strings; the CLI prints them. The JSON plan
+//! ([`JsonPlan`], in `render/json.rs`) is also serialisable straight into a writer the caller
+//! gives (the CLI's buffered stdout), so that a large plan is never held as a tree or a string.
 
-use super::resource::Value;
 use super::templates::Templates;
 use super::{Action, Change, Plan, Strategy};
 use crate::cloud::Cloud;
-use crate::state::State;
 use crate::topology::Topology;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+mod json;
+pub use json::{json, json_against, json_text, JsonPlan};
 
 /// Version of the `plan --json` document layout.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -132,140 +134,6 @@ pub fn human(plan: &Plan, topo: &Topology) -> String {
         sum.create, sum.update, sum.delete
     );
     s
-}
-
-/// The `plan --json` document against an empty state (see [`json_against`]).
-pub fn json(plan: &Plan) -> serde_json::Value {
-    json_against(plan, &State::empty())
-}
-
-/// A planned or recorded attribute as policy tools see it: a secret as `"(sensitive)"`, a
-/// reference as its value when `known` gives one, else `{"unknown": "address.output"}`.
-fn reviewable(v: &Value, known: &dyn Fn(&str, &str) -> Option<String>) -> serde_json::Value {
-    match v {
-        Value::Secret(_) => "(sensitive)".into(),
-        Value::Ref(r) => match known(&r.resource, &r.output) {
-            Some(s) => s.into(),
-            None => json!({"unknown": format!("{}.{}", r.resource, r.output)}),
-        },
-        Value::Bool(b) => (*b).into(),
-        Value::Int(i) => (*i).into(),
-        Value::Str(s) => s.clone().into(),
-        Value::List(l) => l
-            .iter()
-            .map(|v| reviewable(v, known))
-            .collect::<Vec<_>>()
-            .into(),
-        Value::Map(m) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), reviewable(v, known)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    }
-}
-
-fn attrs_json(
-    attrs: &BTreeMap<String, Value>,
-    known: &dyn Fn(&str, &str) -> Option<String>,
-) -> serde_json::Value {
-    attrs
-        .iter()
-        .map(|(k, v)| (k.clone(), reviewable(v, known)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-/// The `plan --json` document. Holds allocations; never a secret. Each create, update and
-/// replace carries `after` (the planned attributes; an output not known before apply as
-/// `{"unknown": "address.output"}`), each update, replace and delete `before` (as recorded
-/// in `state`), and every change its `depends_on` addresses.
-pub fn json_against(plan: &Plan, state: &State) -> serde_json::Value {
-    let sum = plan.summary();
-    let planned: BTreeMap<&str, &super::resource::Resource> = plan
-        .resources
-        .iter()
-        .map(|r| (r.address.as_str(), r))
-        .collect();
-    let renewed: std::collections::BTreeSet<&str> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
-        .map(|c| c.address.as_str())
-        .collect();
-    // After apply: outputs of resources that stay are known from state; new ones are not.
-    let after_known = |r: &str, o: &str| -> Option<String> {
-        if renewed.contains(r) {
-            return None;
-        }
-        state
-            .resources
-            .get(r)
-            .and_then(|s| s.outputs.get(o).cloned())
-    };
-    let before_known = |r: &str, o: &str| {
-        state
-            .resources
-            .get(r)
-            .and_then(|s| s.outputs.get(o).cloned())
-    };
-    json!({
-        "format_version": JSON_FORMAT_VERSION,
-        "topology": plan.topology,
-        "summary": sum,
-        "changes": plan.changes.iter().map(|c| {
-            let mut doc = json!({
-                "action": c.action,
-                "cloud": c.cloud,
-                "type": c.kind,
-                "name": c.name,
-                "address": c.address,
-                "link": c.link,
-                "network": c.network,
-                "region": c.region,
-                "attributes": c.attributes,
-            });
-            let p = planned.get(c.address.as_str());
-            let recorded = state.resources.get(&c.address);
-            if c.action != Action::Delete {
-                if let Some(p) = p {
-                    doc["after"] = attrs_json(&p.attributes, &after_known);
-                }
-            }
-            if c.action != Action::Create {
-                if let Some(s) = recorded {
-                    doc["before"] = attrs_json(&s.attributes, &before_known);
-                }
-            }
-            doc["depends_on"] = match (p, recorded) {
-                (Some(p), _) => json!(p.depends_on),
-                (None, Some(s)) => json!(s.dependencies()),
-                _ => json!([]),
-            };
-            doc
-        }).collect::<Vec<_>>(),
-        "links": plan.links.iter().map(|l| json!({
-            "id": l.id,
-            "between": l.between,
-            "clouds": l.clouds,
-            "strategy": l.strategy,
-            "routing": l.routing,
-            "allow": l.allow,
-            "tunnels": l.tunnels,
-        })).collect::<Vec<_>>(),
-        "warnings": plan.warnings.iter().map(|w| json!({
-            "cloud": w.cloud,
-            "quota": w.quota,
-            "scope": w.scope,
-            "planned": w.planned,
-            "default_limit": w.default_limit,
-            "message": w.to_string(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The JSON plan as pretty text with a final newline.
-pub fn json_text(plan: &Plan) -> String {
-    serde_json::to_string_pretty(&json(plan)).unwrap_or_default() + "\n"
 }
 
 fn link_label(topo: &Topology, tpl: &Templates, a: &str, b: &str) -> String {
