@@ -12,6 +12,9 @@
 //! build on the same files, `PEERCTL_BENCH_RUNS=N` takes medians of N); `-- --write DIR` only
 //! writes the generated files (to profile one process by hand).
 
+#[path = "support/process.rs"]
+mod process;
+
 use peerctl::cloud::Cloud;
 use peerctl::plan::templates::Templates;
 use peerctl::plan::{plan, render};
@@ -238,46 +241,6 @@ fn child_replan(shape: &str, n: usize) {
     );
 }
 
-/// The binary the process table runs: this build's, or `PEERCTL_BENCH_BIN` (another build
-/// of peerctl, e.g. a copy of an earlier one, to compare before and after on the same files).
-fn peerctl_bin() -> std::ffi::OsString {
-    std::env::var_os("PEERCTL_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_peerctl").into())
-}
-
-/// One whole peerctl process: wall time from spawn to exit, its peak RSS in KB, and the bytes
-/// it printed (read from a pipe, as a pipeline would). The child is reaped by `wait4` (which
-/// also gives its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn process(dir: &Path, args: &[&str]) -> (Duration, u64, usize) {
-    let t0 = Instant::now();
-    let mut child = std::process::Command::new(peerctl_bin())
-        .current_dir(dir)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn peerctl");
-    let mut out = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut sink).map(|_| sink.len())
-    });
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the pid is our own unwaited child; both pointers are to live locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let wall = t0.elapsed();
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "peerctl {args:?} failed (status {status})"
-    );
-    let printed = reader.join().expect("reader").expect("read stdout");
-    (wall, usage.ru_maxrss as u64, printed)
-}
-
 /// Whole `plan --json` and `validate` processes per case: medians of 7 runs
 /// (`PEERCTL_BENCH_RUNS` to take more on a busy machine).
 fn processes() {
@@ -289,7 +252,7 @@ fn processes() {
     println!();
     println!(
         "whole processes of {} (median of {runs} runs; peak RSS of the child)",
-        peerctl_bin().to_string_lossy()
+        process::binary().to_string_lossy()
     );
     println!(
         "{:<10} {:>8} {:>15} {:>17} {:>11} {:>14} {:>18}",
@@ -313,10 +276,10 @@ fn processes() {
                 let mut rss = Vec::new();
                 let mut bytes = 0;
                 for _ in 0..runs {
-                    let (wall, kb, printed) = process(dir.path(), args);
-                    t.push(wall);
-                    rss.push(kb);
-                    bytes = printed;
+                    let c = process::run(dir.path(), args, 0);
+                    t.push(c.wall);
+                    rss.push(c.peak_rss_kb);
+                    bytes = c.stdout_bytes;
                 }
                 rss.sort_unstable();
                 (median(t), rss[rss.len() / 2], bytes)
