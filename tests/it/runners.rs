@@ -229,6 +229,26 @@ async fn read_doc(state: &str) -> peerctl::state::State {
         .unwrap()
 }
 
+/// Starts one peerctl per argument list at the same time and asserts every one exits 0.
+async fn all_succeed_at_once(dir: &Path, url: &str, state: &str, runs: &[&[&str]]) {
+    let handles: Vec<_> = runs
+        .iter()
+        .map(|args| {
+            let (dir, url, state) = (dir.to_path_buf(), url.to_string(), state.to_string());
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            tokio::spawn(async move {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = peerctl(&dir, &url, &state, &refs).await;
+                (args.join(" "), out)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (args, out) = h.await.unwrap();
+        assert!(out.status.success(), "peerctl {args}: {}", text(&out));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_held_lock_refuses_a_full_apply_by_name_and_two_racing_applies_take_turns() {
     let sb = sandbox_for("triangle", scaled()).await;
@@ -273,34 +293,15 @@ async fn a_held_lock_refuses_a_full_apply_by_name_and_two_racing_applies_take_tu
     other.close().await;
 
     // Two full applies at once, each willing to wait for the other's lock.
-    let runs = [0, 1].map(|_| {
-        let (dir, url, state, file) = (
-            dir.path().to_path_buf(),
-            url.clone(),
-            state.clone(),
-            file.clone(),
-        );
-        tokio::spawn(async move {
-            peerctl(
-                &dir,
-                &url,
-                &state,
-                &[
-                    "apply",
-                    "-f",
-                    &file,
-                    "--auto-approve",
-                    "--lock-timeout",
-                    "5m",
-                ],
-            )
-            .await
-        })
-    });
-    for r in runs {
-        let out = r.await.unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-    }
+    let full = [
+        "apply",
+        "-f",
+        &file,
+        "--auto-approve",
+        "--lock-timeout",
+        "5m",
+    ];
+    all_succeed_at_once(dir.path(), &url, &state, &[&full, &full]).await;
     let stats = sb.sandbox.stats_json();
     // One copy of every resource, and the state records each once.
     assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
@@ -318,37 +319,20 @@ async fn three_runners_started_together_with_wait_converge_and_verify_passes() {
     let file = file.to_str().unwrap().to_string();
     let state = fresh_location("runners-wait");
     let url = sb.url();
-    let runs = ["aws", "gcp", "azure"].map(|cloud| {
-        let (dir, url, state, file) = (
-            dir.path().to_path_buf(),
-            url.clone(),
-            state.clone(),
-            file.clone(),
-        );
-        tokio::spawn(async move {
-            let out = peerctl(
-                &dir,
-                &url,
-                &state,
-                &[
-                    "apply",
-                    "-f",
-                    &file,
-                    "--auto-approve",
-                    "--cloud",
-                    cloud,
-                    "--wait",
-                    "5m",
-                ],
-            )
-            .await;
-            (cloud, out)
-        })
-    });
-    for r in runs {
-        let (cloud, out) = r.await.unwrap();
-        assert!(out.status.success(), "{cloud}: {}", text(&out));
-    }
+    let runner = |cloud| {
+        [
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--cloud",
+            cloud,
+            "--wait",
+            "5m",
+        ]
+    };
+    let runs = ["aws", "gcp", "azure"].map(runner);
+    all_succeed_at_once(dir.path(), &url, &state, &runs.each_ref().map(|r| &r[..])).await;
     let stats = sb.sandbox.stats_json();
     // Every resource once: the three runners drew one set of keys and built no duplicate.
     assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
@@ -420,39 +404,22 @@ async fn three_runners_on_one_local_state_file_take_turns_and_converge() {
     let file = file.to_str().unwrap().to_string();
     let state = dir.path().join("state.json").to_str().unwrap().to_string();
     let url = sb.url();
-    let runs = ["aws", "gcp", "azure"].map(|cloud| {
-        let (dir, url, state, file) = (
-            dir.path().to_path_buf(),
-            url.clone(),
-            state.clone(),
-            file.clone(),
-        );
-        tokio::spawn(async move {
-            let out = peerctl(
-                &dir,
-                &url,
-                &state,
-                &[
-                    "apply",
-                    "-f",
-                    &file,
-                    "--auto-approve",
-                    "--cloud",
-                    cloud,
-                    "--wait",
-                    "5m",
-                    "--lock-timeout",
-                    "5m",
-                ],
-            )
-            .await;
-            (cloud, out)
-        })
-    });
-    for r in runs {
-        let (cloud, out) = r.await.unwrap();
-        assert!(out.status.success(), "{cloud}: {}", text(&out));
-    }
+    let runner = |cloud| {
+        [
+            "apply",
+            "-f",
+            &file,
+            "--auto-approve",
+            "--cloud",
+            cloud,
+            "--wait",
+            "5m",
+            "--lock-timeout",
+            "5m",
+        ]
+    };
+    let runs = ["aws", "gcp", "azure"].map(runner);
+    all_succeed_at_once(dir.path(), &url, &state, &runs.each_ref().map(|r| &r[..])).await;
     let stats = sb.sandbox.stats_json();
     assert_eq!(stats["created_resources"].as_u64(), Some(47), "{stats}");
     sb.sandbox.advance_clock(60 * 60 * 1000);
