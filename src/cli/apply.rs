@@ -69,6 +69,13 @@ pub struct ApplyArgs {
     /// other clouds' runners publish, and carry on as they appear; exit 4 if it runs out.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse, requires = "cloud")]
     pub wait: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// `--lock-timeout`, shared by the commands that write the state.
+#[derive(Args)]
+pub struct LockArgs {
     /// When another run holds the state's lock (of a cloud this run writes), wait this long
     /// for it (30s, 10m) instead of failing at once.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration::parse)]
@@ -111,7 +118,7 @@ async fn apply(
     let cancel = cancel_on_signals();
     let owned = owned_clouds(&args.cloud);
     let mut options = state_options("peerctl apply", owned.clone())?;
-    options.lock_timeout = args.lock_timeout;
+    options.lock_timeout = args.lock.lock_timeout;
     let mut backend = Some(open_backend(&location, &options).await?);
     let mode = Mode::pick(args.json);
     let target = CloudTarget::resolve(sandbox, &loaded.topology).await?;

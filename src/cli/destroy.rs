@@ -7,7 +7,7 @@
 
 use super::apply::{
     cancel_on_signals, confirm, open_backend, owned_clouds, parse_cloud, reopen_backend, summarise,
-    wait_for_state, EXIT_WAITING,
+    wait_for_state, LockArgs, EXIT_WAITING,
 };
 use super::plan::{load_topology, make_plan, Loaded};
 use super::progress::{json_line, Mode, Progress};
@@ -53,10 +53,8 @@ pub struct DestroyArgs {
     /// runners to delete what this cloud's kept resources must outlive; exit 4 if it runs out.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse, requires = "cloud")]
     pub wait: Option<std::time::Duration>,
-    /// When another run holds the state's lock (of a cloud this run writes), wait this long
-    /// for it (30s, 10m) instead of failing at once.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration::parse)]
-    pub lock_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 pub fn run(args: DestroyArgs, sandbox: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -95,7 +93,7 @@ async fn destroy(
 ) -> anyhow::Result<ExitCode> {
     let owned = owned_clouds(&args.cloud);
     let mut options = state_options("peerctl destroy", owned.clone())?;
-    options.lock_timeout = args.lock_timeout;
+    options.lock_timeout = args.lock.lock_timeout;
     let mut backend = Some(open_backend(&location, &options).await?);
     let cx = Run {
         args: &args,
