@@ -4,7 +4,7 @@
 
 use super::render::{self, JsonPlan};
 use super::resource::{Kind, Resource, Value};
-use super::tests::{applied, aws, gcp, link, topo, triangle};
+use super::tests::{applied, aws, edit_for_every_action, gcp, link, topo, triangle};
 use super::*;
 use crate::engine::refresh::{Drift, DriftChange};
 use crate::state::State;
@@ -212,20 +212,7 @@ fn changes_against_a_state_render_as_the_value_tree_did() {
     // Unchanged against itself: no changes, links and summary only.
     same(&run(&t, &s), &s, None);
     // Create (gone from the state), update, replace, delete of a link no longer planned.
-    s.resources.remove("gcp.firewall.az1--gcp1.gcp1");
-    s.resources
-        .get_mut("gcp.firewall.aws1--gcp1.gcp1")
-        .unwrap()
-        .attributes
-        .insert("source_ranges".into(), Value::strs(["10.99.0.0/16"]));
-    s.resources
-        .get_mut("aws.vpn_connection_route.aws1--az1-0")
-        .unwrap()
-        .attributes
-        .insert("destination_cidr_block".into(), Value::from("10.99.0.0/16"));
-    let mut old = s.resources["azure.connection.aws1--az1"].clone();
-    old.link = Some("aws1--old".into());
-    s.resources.insert("azure.connection.aws1--old".into(), old);
+    edit_for_every_action(&mut s);
     let p2 = run(&t, &s);
     let actions: BTreeSet<Action> = p2.changes.iter().map(|c| c.action).collect();
     assert_eq!(actions.len(), 4, "{:?}", p2.changes);

@@ -550,11 +550,9 @@ fn an_applied_plan_has_no_changes_and_keeps_its_keys() {
     assert_eq!(again.secrets, p.secrets);
 }
 
-#[test]
-fn diff_against_a_hand_made_state_creates_updates_replaces_and_deletes() {
-    let t = triangle();
-    let p = run(&t, &State::empty());
-    let mut s = applied(&p);
+/// Edits a recorded triangle state so that the next plan has one change of each action:
+/// a create, an update, a replace and a delete.
+pub(crate) fn edit_for_every_action(s: &mut State) {
     // Gone from the cloud (nothing references it): must be created again.
     s.resources.remove("gcp.firewall.az1--gcp1.gcp1");
     // Updatable attribute changed: firewall sources.
@@ -573,6 +571,14 @@ fn diff_against_a_hand_made_state_creates_updates_replaces_and_deletes() {
     let mut old = s.resources["azure.connection.aws1--az1"].clone();
     old.link = Some("aws1--old".into());
     s.resources.insert("azure.connection.aws1--old".into(), old);
+}
+
+#[test]
+fn diff_against_a_hand_made_state_creates_updates_replaces_and_deletes() {
+    let t = triangle();
+    let p = run(&t, &State::empty());
+    let mut s = applied(&p);
+    edit_for_every_action(&mut s);
     let p2 = run(&t, &s);
     let act = |a: &str| p2.changes.iter().find(|c| c.address == a).map(|c| c.action);
     assert_eq!(act("gcp.firewall.az1--gcp1.gcp1"), Some(Action::Create));
