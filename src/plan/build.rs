@@ -8,7 +8,8 @@ use super::{names, PlanError, Strategy};
 use crate::cloud::Cloud;
 use crate::state::Allocations;
 use crate::topology::{Allow, Link, Location, Network, Topology};
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 /// Tunnels of one AWS VPN connection: always two (interop.md §1).
 pub const AWS_TUNNELS_PER_CONNECTION: u8 = 2;
@@ -26,7 +27,28 @@ pub(crate) struct Ctx<'a> {
     tpl: &'a Templates,
     alloc: &'a Allocations,
     nets: HashMap<&'a str, &'a Network>,
-    pub res: BTreeMap<String, Resource>,
+    /// Resources in the order built; [`Ctx::into_resources`] sorts them by address. A vector
+    /// plus an address set rather than a `BTreeMap`: ~15,000 resources at 1,000 networks were
+    /// shifted around the map's nodes on every insert.
+    res: Vec<Resource>,
+    addresses: HashSet<String>,
+    /// Addresses of the resources a network shares between its links, by network name: built
+    /// on the network's first link, looked up on every other (a hub's gateway is built once,
+    /// not once per spoke).
+    shared: HashMap<&'a str, Shared>,
+}
+
+/// A network's shared resources built so far (addresses).
+#[derive(Default)]
+struct Shared {
+    /// AWS: the VGW.
+    vgw: Option<String>,
+    /// GCP: HA VPN gateway and Cloud Router.
+    ha: Option<(String, String)>,
+    /// GCP: target gateway, static IP and forwarding rules.
+    classic: Option<(String, String, Vec<String>)>,
+    /// Azure: VPN gateway and its public IP.
+    azure_gw: Option<(String, String)>,
 }
 
 fn host(net: &ipnet::Ipv4Net, n: u32) -> String {
@@ -82,13 +104,26 @@ impl<'a> Ctx<'a> {
             tpl,
             alloc,
             nets: topo.networks.iter().map(|n| (n.name.as_str(), n)).collect(),
-            res: BTreeMap::new(),
+            res: Vec::new(),
+            addresses: HashSet::new(),
+            shared: HashMap::new(),
         }
     }
 
+    /// Every resource built, sorted by address.
+    pub fn into_resources(self) -> Vec<Resource> {
+        let mut res = self.res;
+        res.sort_unstable_by(|a, b| a.address.cmp(&b.address));
+        res
+    }
+
+    /// Adds a resource unless one with its address exists (the first one built stays) and
+    /// returns the address.
     fn add(&mut self, r: Resource) -> String {
         let a = r.address.clone();
-        self.res.entry(a.clone()).or_insert(r);
+        if self.addresses.insert(a.clone()) {
+            self.res.push(r);
+        }
         a
     }
 
@@ -174,7 +209,10 @@ impl<'a> Ctx<'a> {
     // ---------------------------------------------------------------- AWS
 
     /// VGW + attachment + route propagation of a VPC, shared by its links.
-    fn aws_vgw(&mut self, n: &Network) -> Result<String, PlanError> {
+    fn aws_vgw(&mut self, n: &'a Network) -> Result<String, PlanError> {
+        if let Some(vgw) = self.shared.get(n.name.as_str()).and_then(|s| s.vgw.clone()) {
+            return Ok(vgw);
+        }
         let Location::Aws(aws) = &n.location else {
             return Err(PlanError::Internal(format!(
                 "{} is not an AWS network",
@@ -206,12 +244,18 @@ impl<'a> Ctx<'a> {
                 .after(&attach)
                 .build(),
         );
+        self.shared.entry(&n.name).or_default().vgw = Some(vgw.clone());
         Ok(vgw)
     }
 
     /// A customer gateway per (region, peer IP): `peer` names the peer's address source.
     /// EC2 caps `BgpAsn` at 2^31-1; a larger (32-bit private) ASN goes in `BgpAsnExtended`.
     fn aws_cgw(&mut self, region: &str, peer: &str, ip: Value, asn: u32) -> String {
+        let key = format!("{region}.{peer}");
+        let address = format!("{}.{key}", Kind::AwsCustomerGateway.as_str());
+        if self.addresses.contains(&address) {
+            return address;
+        }
         let asn_attr = if asn > AWS_BGP_ASN_MAX {
             "bgp_asn_extended"
         } else {
@@ -220,7 +264,7 @@ impl<'a> Ctx<'a> {
         self.add(
             Builder::new(
                 Kind::AwsCustomerGateway,
-                &format!("{region}.{peer}"),
+                &key,
                 self.name(&[region, peer, "cgw"]),
                 region,
             )
@@ -336,13 +380,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// HA VPN gateway + Cloud Router of a network, shared by its BGP links.
-    fn gcp_ha(&mut self, n: &Network) -> Result<(String, String), PlanError> {
+    fn gcp_ha(&mut self, n: &'a Network) -> Result<(String, String), PlanError> {
+        if let Some(ha) = self.shared.get(n.name.as_str()).and_then(|s| s.ha.clone()) {
+            return Ok(ha);
+        }
         let (project, region, network) = Self::gcp_loc(n)?;
-        let bgp = self
-            .tpl
+        let tpl = self.tpl;
+        let bgp = tpl
             .ha_vpn_bgp
             .bgp
-            .clone()
+            .as_ref()
             .ok_or_else(|| PlanError::Internal("ha-vpn-bgp template without bgp".into()))?;
         let gw = self.add(
             self.per_network(Kind::GcpVpnGateway, n, "ha", region)
@@ -360,12 +407,20 @@ impl<'a> Ctx<'a> {
                 .attr("keepalive_seconds", bgp.keepalive_seconds)
                 .build(),
         );
+        self.shared.entry(&n.name).or_default().ha = Some((gw.clone(), router.clone()));
         Ok((gw, router))
     }
 
     /// Classic VPN: static IP, target gateway and its 3 forwarding rules, shared by the
     /// network's Azure links. Returns the gateway, the address and the rules.
-    fn gcp_classic(&mut self, n: &Network) -> Result<(String, String, Vec<String>), PlanError> {
+    fn gcp_classic(&mut self, n: &'a Network) -> Result<(String, String, Vec<String>), PlanError> {
+        if let Some(c) = self
+            .shared
+            .get(n.name.as_str())
+            .and_then(|s| s.classic.clone())
+        {
+            return Ok(c);
+        }
         let (project, region, network) = Self::gcp_loc(n)?;
         let addr = self.add(
             self.per_network(Kind::GcpAddress, n, "vpn-ip", region)
@@ -401,6 +456,8 @@ impl<'a> Ctx<'a> {
             }
             rules.push(self.add(b.build()));
         }
+        self.shared.entry(&n.name).or_default().classic =
+            Some((tvg.clone(), addr.clone(), rules.clone()));
         Ok((tvg, addr, rules))
     }
 
@@ -470,9 +527,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// GatewaySubnet + public IP + VPN gateway of a VNet. Returns (gateway, public IP).
-    fn azure_gw(&mut self, n: &Network) -> Result<(String, String), PlanError> {
+    fn azure_gw(&mut self, n: &'a Network) -> Result<(String, String), PlanError> {
+        if let Some(gw) = self
+            .shared
+            .get(n.name.as_str())
+            .and_then(|s| s.azure_gw.clone())
+        {
+            return Ok(gw);
+        }
         let z = Self::azure_loc(n)?;
-        let az = self.tpl.classic_vpn_static.azure.clone().ok_or_else(|| {
+        let tpl = self.tpl;
+        let az = tpl.classic_vpn_static.azure.as_ref().ok_or_else(|| {
             PlanError::Internal("classic-vpn-static template without azure".into())
         })?;
         let common = |b: Builder| {
@@ -508,6 +573,7 @@ impl<'a> Ctx<'a> {
                 .attr("subnet", Value::r(&subnet, "id"))
                 .build(),
         );
+        self.shared.entry(&n.name).or_default().azure_gw = Some((gw.clone(), pip.clone()));
         Ok((gw, pip))
     }
 
@@ -515,7 +581,7 @@ impl<'a> Ctx<'a> {
     /// `peer_ip` and whose prefixes are `remote`'s CIDRs.
     fn azure_side(
         &mut self,
-        n: &Network,
+        n: &'a Network,
         link: &Link,
         key: &str,
         remote: &Network,
@@ -524,7 +590,7 @@ impl<'a> Ctx<'a> {
         let z = Self::azure_loc(n)?;
         let (gw, _) = self.azure_gw(n)?;
         let id = link.id();
-        let tpl = self.tpl.classic_vpn_static.clone();
+        let tpl = &self.tpl.classic_vpn_static;
         let common = |b: Builder| {
             b.network(&n.name)
                 .link(&id)
@@ -702,13 +768,13 @@ impl<'a> Ctx<'a> {
         &mut self,
         id: &str,
         link: &Link,
-        aws: &Network,
-        gcp: &Network,
+        aws: &'a Network,
+        gcp: &'a Network,
     ) -> Result<(), PlanError> {
-        let tpl = self.tpl.ha_vpn_bgp.clone();
+        let tpl = &self.tpl.ha_vpn_bgp;
         let bgp = tpl
             .bgp
-            .clone()
+            .as_ref()
             .ok_or_else(|| PlanError::Internal("ha-vpn-bgp without bgp".into()))?;
         let vgw = self.aws_vgw(aws)?;
         let (ha, router) = self.gcp_ha(gcp)?;
@@ -735,7 +801,7 @@ impl<'a> Ctx<'a> {
                 &cgw,
                 false,
                 per * j..per * (j + 1),
-                &tpl,
+                tpl,
             )?);
         }
         let interfaces = (0..usize::from(tunnels))
@@ -830,7 +896,7 @@ impl<'a> Ctx<'a> {
             );
         }
         self.aws_sg_rule(aws, link, gcp);
-        self.gcp_firewall(gcp, link, aws, &tpl)?;
+        self.gcp_firewall(gcp, link, aws, tpl)?;
         Ok(())
     }
 
@@ -840,10 +906,10 @@ impl<'a> Ctx<'a> {
         &mut self,
         id: &str,
         link: &Link,
-        aws: &Network,
-        az: &Network,
+        aws: &'a Network,
+        az: &'a Network,
     ) -> Result<(), PlanError> {
-        let tpl = self.tpl.classic_vpn_static.clone();
+        let tpl = &self.tpl.classic_vpn_static;
         let vgw = self.aws_vgw(aws)?;
         let (_, pip) = self.azure_gw(az)?;
         let cgw = self.aws_cgw(
@@ -860,7 +926,7 @@ impl<'a> Ctx<'a> {
             &cgw,
             true,
             0..AWS_TUNNELS_PER_CONNECTION,
-            &tpl,
+            tpl,
         )?;
         for (i, c) in az.cidrs.iter().enumerate() {
             self.add(
@@ -888,10 +954,10 @@ impl<'a> Ctx<'a> {
         &mut self,
         id: &str,
         link: &Link,
-        gcp: &Network,
-        az: &Network,
+        gcp: &'a Network,
+        az: &'a Network,
     ) -> Result<(), PlanError> {
-        let tpl = self.tpl.classic_vpn_static.clone();
+        let tpl = &self.tpl.classic_vpn_static;
         let route_priority = tpl.routes.as_ref().map(|r| r.gcp_priority).ok_or_else(|| {
             PlanError::Internal("classic-vpn-static template without routes".into())
         })?;
@@ -937,7 +1003,7 @@ impl<'a> Ctx<'a> {
                 .build(),
             );
         }
-        self.gcp_firewall(gcp, link, az, &tpl)?;
+        self.gcp_firewall(gcp, link, az, tpl)?;
         self.azure_side(az, link, id, gcp, Value::r(&addr, "address"))
     }
 
@@ -946,8 +1012,8 @@ impl<'a> Ctx<'a> {
         &mut self,
         id: &str,
         link: &Link,
-        a: &Network,
-        b: &Network,
+        a: &'a Network,
+        b: &'a Network,
     ) -> Result<(), PlanError> {
         let (_, pip_a) = self.azure_gw(a)?;
         let (_, pip_b) = self.azure_gw(b)?;

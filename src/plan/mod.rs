@@ -16,11 +16,12 @@ pub mod templates;
 use crate::cloud::Cloud;
 use crate::state::{Allocations, Secret, State};
 use crate::topology::Topology;
+use foldhash::HashMap;
 use ipnet::Ipv4Net;
 use rand_core::{CryptoRng, RngCore};
 use resource::{Kind, Resource};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use templates::{Templates, NSG_BLOCK};
 
 pub use diff::{Action, Change, Summary};
@@ -256,7 +257,7 @@ pub fn plan<R: RngCore + CryptoRng>(
         });
     }
     links.sort_by(|a, b| a.id.cmp(&b.id));
-    let resources: Vec<Resource> = ctx.res.into_values().collect();
+    let resources: Vec<Resource> = ctx.into_resources();
 
     let g = graph::Graph::new(&resources)?;
     let order = g
@@ -296,20 +297,20 @@ pub fn plan<R: RngCore + CryptoRng>(
 
 /// Default per-account/per-region quotas (interop.md §1–2) the plan exceeds.
 fn quota_warnings(resources: &[Resource]) -> Vec<Warning> {
-    let mut per: BTreeMap<(Kind, String), usize> = BTreeMap::new();
-    let mut vpn_per_vgw: BTreeMap<String, usize> = BTreeMap::new();
-    let mut peers_per_router: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
+    let mut vpn_per_vgw: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut peers_per_router: BTreeMap<&str, usize> = BTreeMap::new();
     for r in resources {
-        *per.entry((r.kind, r.region.clone())).or_default() += 1;
+        *per.entry((r.kind, r.region.as_str())).or_default() += 1;
         match r.kind {
             Kind::AwsVpnConnection => {
                 *vpn_per_vgw
-                    .entry(r.network.clone().unwrap_or_default())
+                    .entry(r.network.as_deref().unwrap_or_default())
                     .or_default() += 1
             }
             Kind::GcpRouterPeer => {
                 *peers_per_router
-                    .entry(r.network.clone().unwrap_or_default())
+                    .entry(r.network.as_deref().unwrap_or_default())
                     .or_default() += 1
             }
             _ => {}

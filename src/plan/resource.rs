@@ -328,15 +328,16 @@ impl Resource {
 }
 
 /// Builds a resource; dependencies are collected from references when finished.
+/// The resource is boxed so that each chained call moves a pointer, not the whole resource.
 pub(crate) struct Builder {
-    r: Resource,
+    r: Box<Resource>,
     extra: Vec<String>,
 }
 
 impl Builder {
     pub fn new(kind: Kind, key: &str, name: String, region: &str) -> Builder {
         Builder {
-            r: Resource {
+            r: Box::new(Resource {
                 address: format!("{}.{key}", kind.as_str()),
                 kind,
                 name,
@@ -345,7 +346,7 @@ impl Builder {
                 link: None,
                 attributes: BTreeMap::new(),
                 depends_on: Vec::new(),
-            },
+            }),
             extra: Vec::new(),
         }
     }
@@ -375,7 +376,7 @@ impl Builder {
         deps.sort();
         deps.dedup();
         self.r.depends_on = deps;
-        self.r
+        *self.r
     }
 }
 
