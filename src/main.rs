@@ -14,10 +14,10 @@ use std::process::ExitCode;
 /// Turns transparent huge pages off for this process. mimalloc asks for them on its arenas
 /// (`madvise`), and where the kernel's THP defrag setting is `madvise` (Debian's default) a
 /// first touch may then wait for the kernel to compact memory into a 2 MB page: one
-/// 1,000-network `plan --json` in two took ~0.23 s instead of ~0.11 s, and the huge pages added
-/// ~18 MB of peak RSS. With 4 KB pages every run took 0.14–0.17 s (docs/performance.md,
-/// "Allocator"). The flag is checked at each page fault, so arenas mapped before `main` are
-/// covered too.
+/// 1,000-network `plan --json` in two took 0.21–0.35 s instead of ~0.12 s, and the huge pages
+/// added ~18 MB of peak RSS. With 4 KB pages every run took 0.14–0.21 s (docs/performance.md,
+/// "Transparent huge pages"). The flag is checked at each page fault, so arenas mapped before
+/// `main` are covered too.
 fn small_pages_only() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours; on failure

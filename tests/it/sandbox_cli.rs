@@ -374,3 +374,24 @@ fn reach_needs_a_port_for_tcp_and_udp_and_none_for_icmp() {
         "icmp without a port is a question"
     );
 }
+
+/// The binary turns transparent huge pages off for itself (src/main.rs, `small_pages_only`;
+/// docs/performance.md, "Transparent huge pages"): a long-running `sandbox serve` shows it in
+/// its /proc status. Linux only; a kernel older than 5.0 has no `THP_enabled` line to read.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_runs_without_transparent_huge_pages() {
+    let own = std::fs::read_to_string("/proc/self/status").expect("own status");
+    if !own.lines().any(|l| l.starts_with("THP_enabled:")) {
+        eprintln!("this kernel shows no THP_enabled in /proc/PID/status; nothing to check");
+        return;
+    }
+    let server = serve(&[]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .expect("server status");
+    let thp = status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .map(str::trim);
+    assert_eq!(thp, Some("0"), "peerctl's own status: {status}");
+}
