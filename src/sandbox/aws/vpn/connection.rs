@@ -184,10 +184,6 @@ fn parse_tunnel_spec(spec: &Params, n: usize) -> ApiResult<TunnelSpec> {
     })
 }
 
-/// AWS's defaults for the tuning options a tunnel leaves unset.
-pub(super) const PHASE1_LIFETIME_S: u32 = 28_800;
-pub(super) const PHASE2_LIFETIME_S: u32 = 3_600;
-
 /// The documented ranges of the tuning options, on the values that will be in effect.
 fn check_tuning(t: &TunnelTuning, n: usize) -> ApiResult<()> {
     let range = |name: &str, v: Option<u32>, lo: u32, hi: u32| -> ApiResult<()> {
@@ -348,9 +344,6 @@ pub fn create_vpn_connection(world: &mut World, ctx: &Ctx, p: &Params) -> ApiRes
     }
     Ok(x.into_string())
 }
-
-/// The BGP hold time AWS's VGW uses (and shows in the configuration document).
-pub(super) const BGP_HOLD_TIME_S: u32 = 30;
 
 fn vpn_xml(x: &mut Xml, aws: &AwsCloud, c: &VpnConnection, net: &NetState, now: u64) {
     let state = c.state(now);

@@ -26,7 +26,6 @@ pub use connection::{
     create_vpn_connection, delete_vpn_connection, describe_vpn_connections,
     modify_vpn_tunnel_options, vpn_connection_route,
 };
-use connection::{BGP_HOLD_TIME_S, PHASE1_LIFETIME_S, PHASE2_LIFETIME_S};
 pub(crate) use gateway::attached_vpc;
 pub use gateway::{
     attach_vpn_gateway, create_customer_gateway, create_vpn_gateway, delete_customer_gateway,
@@ -43,6 +42,13 @@ pub const RESERVED_INSIDE_CIDRS: [&str; 7] = [
     "169.254.5.0/30",
     "169.254.169.252/30",
 ];
+
+/// AWS's defaults for the tuning options a tunnel leaves unset.
+const PHASE1_LIFETIME_S: u32 = 28_800;
+const PHASE2_LIFETIME_S: u32 = 3_600;
+
+/// The BGP hold time AWS's VGW uses (and shows in the configuration document).
+const BGP_HOLD_TIME_S: u32 = 30;
 
 pub const ENCRYPTION: [&str; 4] = ["AES128", "AES256", "AES128-GCM-16", "AES256-GCM-16"];
 pub const INTEGRITY: [&str; 4] = ["SHA1", "SHA2-256", "SHA2-384", "SHA2-512"];
